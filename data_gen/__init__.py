@@ -1,0 +1,1 @@
+"""opl data generation: PDE solvers and the dataset writer (numpy only; never imports torch)."""

@@ -1,0 +1,13 @@
+"""The errors opl reports to users: one line naming what was wrong and what was expected."""
+
+
+class OplInputError(ValueError):
+    """Bad input from a user (a config, a file, an argument); the message is shown as is."""
+
+
+class ConfigError(OplInputError):
+    """A generator or training config that is malformed, mistyped or out of range."""
+
+
+class DatasetFileError(OplInputError):
+    """An HDF5 file that is not a readable opl dataset, or not the one a run expects."""

@@ -1,0 +1,1 @@
+"""Structured-grid PDE solvers and their dataset generators."""

@@ -1,0 +1,82 @@
+r"""Darcy flow on the unit square: the map from permeability ``a`` to pressure ``u``.
+
+    -div(a(x) grad u(x)) = f   in (0, 1)²,      u = 0   on the boundary,
+
+with ``f`` constant and ``a`` a random field built from ``ψ ~ N(0, σ²(-Δ + τ²I)^{-α})``
+(Neumann Laplacian; ``data_gen.random_fields``):
+
+* ``piecewise``: ``a = high`` where ``ψ >= threshold`` and ``low`` elsewhere -- the classic FNO set
+  (α = 2, τ = 3, 12 / 3, f = 1);
+* ``lognormal``: ``a = exp(ψ)``.
+
+Discretised on the ``s×s`` node grid (boundary included) by the conservative 5-point scheme of
+``data_gen.grid.fd`` and solved by a sparse direct solve. Quantities are nondimensional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from data_gen.config import bounds
+from data_gen.generator import Coordinate, FieldSpec, Generator, Layout
+from data_gen.grid.fd import FaceAverage, node_grid, solve_dirichlet
+from data_gen.random_fields import GaussianRandomField
+
+
+@dataclass(frozen=True)
+class Darcy(Generator):
+    """Generator of (coefficient ``a``, solution ``u``) pairs of 2-D Darcy flow."""
+
+    name: ClassVar[str] = "darcy"
+    pde: ClassVar[str] = "darcy"
+
+    resolution: int = field(default=64, metadata=bounds(ge=5))
+    """Nodes per side ``s`` (boundary included; h = 1/(s-1)); 421 and 85 are the FNO sizes."""
+    coefficient: Literal["piecewise", "lognormal"] = "piecewise"
+    grf: GaussianRandomField = GaussianRandomField(alpha=2.0, tau=3.0, boundary="neumann")
+    high: float = field(default=12.0, metadata=bounds(gt=0))
+    """Value of ``a`` where ``ψ >= threshold`` (piecewise)."""
+    low: float = field(default=3.0, metadata=bounds(gt=0))
+    """Value of ``a`` where ``ψ < threshold`` (piecewise)."""
+    threshold: float = 0.0
+    forcing: float = 1.0
+    """The constant source ``f``."""
+    face_average: FaceAverage = "arithmetic"
+    """How ``a`` is averaged onto cell faces: arithmetic (FNO's solver) or harmonic."""
+
+    def __post_init__(self) -> None:
+        if self.grf.boundary != "neumann":
+            raise ValueError(
+                "grf.boundary: expected 'neumann' (the Darcy grid includes its boundary)"
+            )
+
+    def layout(self) -> Layout:
+        x = node_grid(self.resolution)
+        return Layout(
+            coordinates=(
+                Coordinate("x", x, "first spatial coordinate"),
+                Coordinate("y", x, "second spatial coordinate"),
+            ),
+            fields=(
+                FieldSpec("coeff", ("x", "y"), "input", "diffusion coefficient a"),
+                FieldSpec("solution", ("x", "y"), "output", "solution u"),
+            ),
+            attrs={
+                "equation": f"-div(a grad u) = {self.forcing:g}",
+                "domain": "[0, 1] x [0, 1], node grid including the boundary",
+                "boundary_conditions": "u = 0 on the whole boundary (Dirichlet)",
+            },
+        )
+
+    def solve(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        s = self.resolution
+        psi = self.grf.sample(rng, (s, s))
+        if self.coefficient == "piecewise":
+            a = np.where(psi >= self.threshold, self.high, self.low)
+        else:
+            a = np.exp(psi)
+        u = solve_dirichlet(a, np.full((s, s), self.forcing), self.face_average)
+        return {"coeff": a, "solution": u}

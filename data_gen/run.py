@@ -1,0 +1,167 @@
+"""Running a generator config: every sample "solve i" through one executor, into one writer.
+
+The executor is a ``concurrent.futures.Executor``: none (in-process) for tests and debugging,
+a process pool by default, or a Dask cluster's executor when a scheduler address is given. Workers
+only compute; the calling process is the one writer. At most ``2 × workers`` samples are in flight,
+so memory stays bounded whatever ``n_samples`` is.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from data_gen.config import bounds, from_mapping, load_yaml, to_mapping
+from data_gen.errors import ConfigError
+from data_gen.generator import Generator, build_generator, solve_sample
+from data_gen.writer import DatasetWriter
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The top-level keys of a generator config besides ``generator``."""
+
+    n_samples: int = field(metadata=bounds(ge=1))
+    seed: int = field(default=0, metadata=bounds(ge=0))
+    precision: Literal["float32", "float64"] = "float32"
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A parsed generator config: the generator and the run settings."""
+
+    generator: Generator
+    settings: RunSettings
+
+    def canonical(self) -> dict[str, Any]:
+        """The config as stored in the file: defaults filled in, ``output`` left out."""
+        return {
+            "generator": {
+                "class_path": self.generator.name,
+                "init_args": to_mapping(self.generator),
+            },
+            "n_samples": self.settings.n_samples,
+            "seed": self.settings.seed,
+            "precision": self.settings.precision,
+        }
+
+
+def parse_run_config(data: dict[str, Any], where: str) -> RunConfig:
+    """Check a generator config mapping (``where`` names it in errors) and build it."""
+    if "generator" not in data:
+        raise ConfigError(f"{where}: missing key 'generator' (with 'class_path' and 'init_args')")
+    rest = {k: v for k, v in data.items() if k != "generator"}
+    if "n_samples" not in rest:
+        raise ConfigError(f"{where}: missing key 'n_samples' (the number of samples to generate)")
+    generator = build_generator(data["generator"], f"{where}: generator")
+    return RunConfig(generator, from_mapping(RunSettings, rest, f"{where}:"))
+
+
+def load_run_config(path: str, n_samples: int | None = None) -> RunConfig:
+    """Read a generator config file, optionally overriding its ``n_samples``."""
+    data = load_yaml(path)
+    if n_samples is not None:
+        data["n_samples"] = n_samples
+    return parse_run_config(data, path)
+
+
+def generate(
+    config: RunConfig,
+    output: str | None = None,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> str:
+    """Write (or resume) the dataset of ``config``; return its path.
+
+    ``output`` overrides the config's ``output``. ``workers``: 0 computes in this process, N > 0
+    in a pool of N processes, None in a pool of one process per core. ``scheduler``: the address
+    of a Dask scheduler to compute on instead (needs ``opl[dask]``).
+    """
+    path = output or config.settings.output
+    if not path:
+        raise ConfigError("no output file: give -o FILE or set 'output' in the config")
+    layout = config.generator.layout()
+    with DatasetWriter(path, layout, config.canonical(), config.generator.pde) as writer:
+        todo = writer.pending()
+        n = config.settings.n_samples
+        bar = tqdm(
+            total=n,
+            initial=n - len(todo),
+            unit="sample",
+            desc=os.path.basename(path),
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        with bar, _executor(workers, scheduler) as (executor, slots):
+            for index, sample in _solve_all(config, todo, executor, slots):
+                writer.write(index, sample)
+                bar.update()
+    return path
+
+
+def _solve_all(
+    config: RunConfig, todo: list[int], executor: Executor | None, slots: int
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Yield (index, sample) for every index of ``todo``, in completion order."""
+    seed = config.settings.seed
+    if executor is None:
+        for index in todo:
+            yield index, solve_sample(config.generator, seed, index)
+        return
+    queue = iter(todo)
+    running: dict[Future, int] = {}
+    try:
+        for index in queue:
+            running[executor.submit(solve_sample, config.generator, seed, index)] = index
+            if len(running) >= slots:
+                break
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = running.pop(future)
+                yield index, future.result()
+                for nxt in queue:
+                    running[executor.submit(solve_sample, config.generator, seed, nxt)] = nxt
+                    break
+    finally:
+        for future in running:
+            future.cancel()
+
+
+@contextmanager
+def _executor(workers: int | None, scheduler: str | None) -> Iterator[tuple[Executor | None, int]]:
+    """The executor of a run and how many samples to keep in flight on it."""
+    if scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ConfigError(
+                "--scheduler needs Dask's distributed package: pip install 'opl[dask]'"
+            ) from None
+        with Client(scheduler, timeout="30s") as client:
+            cores = sum(client.nthreads().values()) or 1
+            yield client.get_executor(pure=False), 2 * cores
+        return
+    if workers is not None and workers < 0:
+        raise ConfigError(f"--workers: expected 0 (in-process) or a positive number, got {workers}")
+    if workers == 0:
+        yield None, 1
+        return
+    count = workers or os.cpu_count() or 1
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=context)
+    try:
+        yield pool, 2 * count
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""opl: operator learning for PDEs."""

@@ -1,0 +1,7 @@
+"""``python -m opl``: the same as the ``opl`` command."""
+
+import sys
+
+from opl.cli import main
+
+sys.exit(main())

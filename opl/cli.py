@@ -1,0 +1,81 @@
+"""The ``opl`` command: ``opl generate`` and ``opl info``.
+
+Bad input ends the command with one line on stderr naming what was wrong, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from data_gen.errors import OplInputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``opl`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except OplInputError as err:
+        print(f"opl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"opl {args.command}: interrupted; completed samples are kept, rerun the same command "
+            "to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opl", description="Operator learning for PDEs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser(
+        "generate",
+        help="generate (or resume) a PDE dataset from a generator config",
+        description="Generate a dataset file from a YAML generator config (configs/data/*.yaml). "
+        "An interrupted run resumes when the same command is run again.",
+    )
+    gen.add_argument("config", help="generator config (YAML)")
+    gen.add_argument("-o", "--output", help="output file (default: the config's 'output')")
+    gen.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: one per core; 0 computes in this process)",
+    )
+    gen.add_argument("--scheduler", help="address of a Dask scheduler to compute on instead")
+    gen.add_argument("--n-samples", type=int, help="override the config's n_samples")
+    gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    gen.set_defaults(run=_generate)
+
+    info = sub.add_parser("info", help="summarise a dataset file")
+    info.add_argument("file", help="an opl dataset (HDF5)")
+    info.add_argument("--config", action="store_true", help="also print the generator config")
+    info.set_defaults(run=_info)
+    return parser
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from data_gen.run import generate, load_run_config
+
+    config = load_run_config(args.config, n_samples=args.n_samples)
+    path = generate(
+        config,
+        args.output,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from opl.data.summary import summarise
+
+    print(summarise(args.file, with_config=args.config))
+    return 0

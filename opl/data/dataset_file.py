@@ -1,0 +1,175 @@
+"""Reading an opl dataset file (docs/FORMAT.md) with h5py: metadata, fields and completed samples.
+
+No torch here: ``opl info`` and other light tools use this module alone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+import yaml
+
+from data_gen.errors import DatasetFileError
+from data_gen.writer import FORMAT_VERSION
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field variable of a dataset file."""
+
+    name: str
+    role: str
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    dtype: str
+    units: str
+    long_name: str
+
+
+class DatasetFile:
+    """An open opl dataset file; use as a context manager or call ``close``.
+
+    Refuses files that are not HDF5, not opl datasets, or of a newer major format version, with a
+    ``DatasetFileError`` naming the file. Files still being written (SWMR) can be read.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        if not os.path.exists(self.path):
+            raise DatasetFileError(f"{self.path}: no such file")
+        self._file = _open(self.path)
+        try:
+            self.attrs = {k: _plain(v) for k, v in self._file.attrs.items()}
+            _check_format(self.path, self.attrs)
+            if "complete" not in self._file:
+                raise DatasetFileError(f"{self.path}: opl dataset without a 'complete' variable")
+            self.fields = {
+                name: _field_info(name, var)
+                for name, var in self._file.items()
+                if isinstance(var, h5py.Dataset) and "role" in var.attrs
+            }
+        except BaseException:
+            self._file.close()
+            raise
+
+    @property
+    def n_samples(self) -> int:
+        return int(self._file["complete"].shape[0])
+
+    def complete(self) -> np.ndarray:
+        """Boolean mask of the samples that are fully written."""
+        flags = self._file["complete"]
+        if self._file.swmr_mode:
+            flags.refresh()  # see samples written since the file was opened
+        return flags[:] == 1
+
+    def coordinate(self, name: str) -> np.ndarray:
+        """The values of coordinate variable ``name`` (e.g. ``x``, ``t``)."""
+        if name not in self._file:
+            raise DatasetFileError(f"{self.path}: no coordinate {name!r}")
+        values = self._file[name][:]
+        return values.astype(str) if values.dtype.kind in "OS" else values
+
+    def dims(self) -> dict[str, int]:
+        """Size of every dimension used by the fields, ``sample`` first."""
+        out = {"sample": self.n_samples}
+        for info in self.fields.values():
+            out.update(zip(info.dims[1:], info.shape[1:], strict=True))
+        return out
+
+    def read(self, name: str, indices: slice | np.ndarray | list[int]) -> np.ndarray:
+        """Samples ``indices`` of field ``name``; every requested sample must be complete."""
+        if name not in self.fields:
+            known = ", ".join(self.fields)
+            raise DatasetFileError(f"{self.path}: no field {name!r}; the file has: {known}")
+        flags = self.complete()[indices]
+        if not np.all(flags):
+            missing = np.arange(self.n_samples)[indices][~flags]
+            raise DatasetFileError(
+                f"{self.path}: samples {_ranges(missing)} are not written yet "
+                "(an interrupted run? rerun `opl generate` with the same config to finish it)"
+            )
+        return self._file[name][indices]
+
+    def generator_config(self) -> dict[str, Any]:
+        """The full config the file was generated with."""
+        return yaml.safe_load(self.attrs.get("generator_config", "{}"))
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> DatasetFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open(path: str) -> h5py.File:
+    try:
+        return h5py.File(path, "r", swmr=True)
+    except OSError:
+        pass
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        reason = " ".join(str(err).split())
+        if "already open for write" in reason:
+            reason = "it was left open by an interrupted writer; rerun `opl generate` to resume it"
+        raise DatasetFileError(f"{path}: not a readable HDF5 file ({reason})") from None
+
+
+def _check_format(path: str, attrs: dict[str, Any]) -> None:
+    version = attrs.get("opl_format")
+    if version is None:
+        raise DatasetFileError(
+            f"{path}: not an opl dataset (no 'opl_format' attribute); "
+            "expected a file written by `opl generate` (see docs/FORMAT.md)"
+        )
+    major = str(version).split(".")[0]
+    if major != FORMAT_VERSION.split(".")[0]:
+        raise DatasetFileError(
+            f"{path}: dataset format {version} is not readable by this opl "
+            f"(it reads format {FORMAT_VERSION.split('.')[0]}.x); upgrade opl"
+        )
+
+
+def _field_info(name: str, var: h5py.Dataset) -> FieldInfo:
+    dims = tuple(d[0].name.lstrip("/") if len(d) else f"dim{i}" for i, d in enumerate(var.dims))
+    return FieldInfo(
+        name=name,
+        role=_plain(var.attrs["role"]),
+        dims=dims,
+        shape=tuple(var.shape),
+        dtype=str(var.dtype),
+        units=_plain(var.attrs.get("units", "1")),
+        long_name=_plain(var.attrs.get("long_name", name)),
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return _plain(value.reshape(()).item())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _ranges(indices: np.ndarray) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2, 5"`` (at most five ranges shown)."""
+    parts: list[str] = []
+    start = prev = None
+    for i in list(indices) + [None]:
+        if start is not None and (i is None or i != prev + 1):
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = None
+        if i is not None and start is None:
+            start = i
+        prev = i
+    return ", ".join(parts[:5]) + (", ..." if len(parts) > 5 else "")

@@ -1,0 +1,151 @@
+"""Running generator configs: file content, determinism across executors, resume after a kill."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from data_gen.errors import DatasetFileError
+from data_gen.generator import sample_rng, solve_sample
+from data_gen.run import generate, load_run_config, parse_run_config
+from opl.data.dataset_file import DatasetFile
+
+
+def read_all(path):
+    with h5py.File(path, "r") as f:
+        return {name: f[name][:] for name in ("coeff", "solution", "complete")}
+
+
+def assert_same_content(a, b):
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_file_holds_each_sample_as_computed_alone(tmp_path, darcy_config):
+    config = parse_run_config(darcy_config, "test")
+    path = generate(config, str(tmp_path / "d.h5"), workers=0, progress=False)
+    data = read_all(path)
+    assert data["complete"].tolist() == [1] * 12
+    expected = solve_sample(config.generator, 7, 5)
+    np.testing.assert_array_equal(data["solution"][5], expected["solution"].astype(np.float32))
+
+
+def test_sample_randomness_is_the_spawned_seed_sequence():
+    child = np.random.SeedSequence(7).spawn(4)[3]
+    assert sample_rng(7, 3).random() == np.random.default_rng(child).random()
+
+
+def test_same_content_whatever_the_executor(tmp_path, darcy_config):
+    distributed = pytest.importorskip("distributed")
+    config = parse_run_config(darcy_config, "test")
+    serial = read_all(generate(config, str(tmp_path / "a.h5"), workers=0, progress=False))
+    pooled = read_all(generate(config, str(tmp_path / "b.h5"), workers=2, progress=False))
+    assert_same_content(serial, pooled)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        path = generate(
+            config, str(tmp_path / "c.h5"), scheduler=cluster.scheduler_address, progress=False
+        )
+    assert_same_content(serial, read_all(path))
+
+
+def test_killed_run_resumes_to_the_clean_result(tmp_path, write_config, darcy_config):
+    darcy_config["generator"]["init_args"]["resolution"] = 97  # ~25 ms a sample
+    darcy_config["n_samples"] = 40
+    config_path = write_config(darcy_config)
+    killed = str(tmp_path / "killed.h5")
+    command = [
+        sys.executable,
+        "-m",
+        "opl",
+        "generate",
+        config_path,
+        "-o",
+        killed,
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(command)
+    try:
+        done = 0
+        deadline = time.monotonic() + 60
+        while done < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if os.path.exists(killed):
+                with DatasetFile(killed) as ds:
+                    done = int(ds.complete().sum())
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    with DatasetFile(killed) as ds:
+        partial = int(ds.complete().sum())
+        with pytest.raises(DatasetFileError, match="not written yet"):
+            ds.read("solution", np.arange(40))
+    assert 5 <= partial < 40, "the kill must land mid-run for this test to mean anything"
+    subprocess.run(command, check=True)  # resume
+    clean = generate(
+        load_run_config(config_path), str(tmp_path / "clean.h5"), workers=0, progress=False
+    )
+    assert_same_content(read_all(killed), read_all(clean))
+
+
+def test_existing_file_with_another_config_is_refused_and_kept(tmp_path, darcy_config):
+    path = str(tmp_path / "d.h5")
+    generate(parse_run_config(darcy_config, "test"), path, workers=0, progress=False)
+    before = read_all(path)
+    darcy_config["generator"]["init_args"]["resolution"] = 32
+    with pytest.raises(DatasetFileError, match=r"different config .*resolution: file has 24"):
+        generate(parse_run_config(darcy_config, "test"), path, workers=0, progress=False)
+    assert_same_content(before, read_all(path))
+
+
+def test_foreign_and_corrupt_files_are_refused_untouched(tmp_path, darcy_config):
+    config = parse_run_config(darcy_config, "test")
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["data"] = np.arange(3)
+    with pytest.raises(DatasetFileError, match="foreign.h5: exists and is not an opl dataset"):
+        generate(config, str(foreign), workers=0, progress=False)
+    with h5py.File(foreign, "r") as f:
+        assert f["data"][:].tolist() == [0, 1, 2]
+    corrupt = tmp_path / "corrupt.h5"
+    corrupt.write_bytes(b"not an hdf5 file at all")
+    with pytest.raises(DatasetFileError, match="corrupt.h5: .*not a readable HDF5 file"):
+        generate(config, str(corrupt), workers=0, progress=False)
+    assert corrupt.read_bytes() == b"not an hdf5 file at all"
+
+
+def test_a_second_writer_is_locked_out(tmp_path, darcy_config):
+    from data_gen.writer import DatasetWriter
+
+    config = parse_run_config(darcy_config, "test")
+    path = str(tmp_path / "d.h5")
+    layout = config.generator.layout()
+    with DatasetWriter(path, layout, config.canonical(), "darcy"):
+        with pytest.raises(DatasetFileError, match="another process is writing"):
+            DatasetWriter(path, layout, config.canonical(), "darcy")
+
+
+def test_diverged_sample_stops_the_run_and_keeps_earlier_ones(tmp_path, darcy_config):
+    from data_gen.writer import DatasetWriter
+
+    config = parse_run_config(darcy_config, "test")
+    path = str(tmp_path / "d.h5")
+    with DatasetWriter(path, config.generator.layout(), config.canonical(), "darcy") as writer:
+        good = solve_sample(config.generator, 7, 0)
+        writer.write(0, good)
+        bad = {k: np.full_like(v, np.nan) for k, v in good.items()}
+        with pytest.raises(FloatingPointError, match="sample 1: field 'coeff' has non-finite"):
+            writer.write(1, bad)
+    with DatasetFile(path) as ds:
+        assert ds.complete().tolist() == [True] + [False] * 11
+        np.testing.assert_array_equal(
+            ds.read("solution", [0])[0], good["solution"].astype(np.float32)
+        )

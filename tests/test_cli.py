@@ -1,0 +1,148 @@
+"""The ``opl`` command: generate and info, and one clear error line for bad input."""
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+
+from opl.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_generate_then_info(tmp_path, capsys, write_config, darcy_config):
+    out_path = str(tmp_path / "d.h5")
+    code, out, _ = run(
+        capsys,
+        "generate",
+        write_config(darcy_config),
+        "-o",
+        out_path,
+        "--workers",
+        "0",
+        "--no-progress",
+    )
+    assert code == 0 and out_path in out
+    code, out, _ = run(capsys, "info", out_path, "--config")
+    assert code == 0
+    assert "pde          darcy: -div(a grad u) = 1" in out
+    assert "samples      12 of 12 complete" in out
+    assert "dims         sample=12, x=24, y=24" in out
+    assert "coeff     input     (sample, x, y)" in out
+    assert "resolution: 24" in out
+
+
+def test_n_samples_override_and_xarray_view(tmp_path, capsys, write_config, darcy_config):
+    out_path = str(tmp_path / "d.h5")
+    run(
+        capsys,
+        "generate",
+        write_config(darcy_config),
+        "-o",
+        out_path,
+        "--n-samples",
+        "3",
+        "--workers",
+        "0",
+        "--no-progress",
+    )
+    with xr.open_dataset(out_path, engine="h5netcdf") as ds:
+        assert ds.solution.dims == ("sample", "x", "y")
+        assert ds.solution.shape == (3, 24, 24)
+        assert ds.solution.attrs["role"] == "output"
+        np.testing.assert_allclose(ds.x.values, np.linspace(0, 1, 24))
+        assert ds.attrs["opl_format"] == "1.0" and int(ds.attrs["n_samples"]) == 3
+        assert int(ds.complete.sum()) == 3
+
+
+BAD_CONFIGS = [
+    (
+        {"generator": {"class_path": "darcyy"}, "n_samples": 2},
+        "generator.class_path: unknown generator 'darcyy'; expected one of: poisson, darcy",
+    ),
+    (
+        {"generator": {"class_path": "darcy", "init_args": {"resolution": "64"}}, "n_samples": 2},
+        "generator.init_args.resolution: expected an integer >= 5, got str '64'",
+    ),
+    (
+        {"generator": {"class_path": "darcy", "init_args": {"resolution": -4}}, "n_samples": 2},
+        "generator.init_args.resolution: expected an integer >= 5, got -4",
+    ),
+    (
+        {"generator": {"class_path": "darcy"}, "n_samples": -1},
+        "n_samples: expected an integer >= 1, got -1",
+    ),
+    (
+        {
+            "generator": {"class_path": "darcy", "init_args": {"coefficient": "gaussian"}},
+            "n_samples": 2,
+        },
+        "generator.init_args.coefficient: expected one of 'piecewise', 'lognormal', got 'gaussian'",
+    ),
+    (
+        {"generator": {"class_path": "darcy", "init_args": {"grf": {"tau": 0}}}, "n_samples": 2},
+        "generator.init_args.grf.tau: expected a number > 0, got 0",
+    ),
+    (
+        {"generator": {"class_path": "darcy", "init_args": {"resolutoin": 64}}, "n_samples": 2},
+        "generator.init_args.resolutoin: unknown option of Darcy",
+    ),
+    ({"generator": {"class_path": "darcy"}}, "missing key 'n_samples'"),
+    (
+        {"generator": {"class_path": "darcy"}, "n_samples": 2, "sed": 1},
+        "sed: unknown option of RunSettings",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "message"), BAD_CONFIGS)
+def test_bad_config_gives_one_line_naming_the_key(tmp_path, capsys, write_config, config, message):
+    path = write_config(config)
+    code, _, err = run(capsys, "generate", path, "-o", str(tmp_path / "x.h5"), "--workers", "0")
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"opl generate: error: {path}: ")
+    assert message in err
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_unreadable_inputs(tmp_path, capsys, write_config):
+    code, _, err = run(capsys, "generate", str(tmp_path / "none.yaml"))
+    assert code == 2 and "none.yaml: no such config file" in err
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("generator: [unclosed\n")
+    code, _, err = run(capsys, "generate", str(bad_yaml))
+    assert code == 2 and "bad.yaml: not valid YAML" in err
+    code, _, err = run(
+        capsys, "generate", write_config({"generator": {"class_path": "darcy"}, "n_samples": 1})
+    )
+    assert code == 2 and "no output file: give -o FILE" in err
+    code, _, err = run(capsys, "info", str(tmp_path / "missing.h5"))
+    assert code == 2 and "missing.h5: no such file" in err
+
+
+def test_info_refuses_foreign_and_newer_files(tmp_path, capsys, write_config, darcy_config):
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = np.zeros(2)
+    code, _, err = run(capsys, "info", str(foreign))
+    assert code == 2 and "foreign.h5: not an opl dataset" in err
+    newer = str(tmp_path / "newer.h5")
+    run(
+        capsys,
+        "generate",
+        write_config(darcy_config),
+        "-o",
+        newer,
+        "--workers",
+        "0",
+        "--no-progress",
+    )
+    with h5py.File(newer, "r+") as f:
+        f.attrs["opl_format"] = "2.0"
+    code, _, err = run(capsys, "info", newer)
+    assert code == 2 and "dataset format 2.0 is not readable by this opl" in err
