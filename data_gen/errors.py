@@ -11,3 +11,7 @@ class ConfigError(OplInputError):
 
 class DatasetFileError(OplInputError):
     """An HDF5 file that is not a readable opl dataset, or not the one a run expects."""
+
+
+class SolverError(OplInputError):
+    """A sample whose solve failed (e.g. diverged): usually a config asking too much of a solver."""

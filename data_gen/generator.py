@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from data_gen.config import from_mapping
-from data_gen.errors import ConfigError
+from data_gen.errors import ConfigError, SolverError
 
 Role = Literal["input", "output", "parameter", "reference"]
 
@@ -85,8 +85,22 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
 
 
 def solve_sample(generator: Generator, seed: int, index: int) -> dict[str, np.ndarray]:
-    """Sample ``index`` of the dataset (``generator``, ``seed``): the unit of work of every run."""
-    return generator.solve(sample_rng(seed, index))
+    """Sample ``index`` of the dataset (``generator``, ``seed``): the unit of work of every run.
+
+    A solver that fails (diverges, or refuses its input) raises ``SolverError`` naming the sample.
+    """
+    try:
+        return generator.solve(sample_rng(seed, index))
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
+        raise SolverError(f"sample {index}: {type(err).__name__}: {err}") from err
+
+
+def grid_coordinates(x: np.ndarray, names: tuple[str, ...] = ("x", "y")) -> tuple[Coordinate, ...]:
+    """The coordinates of a tensor-product grid with the same 1-D points ``x`` on every axis."""
+    ordinal = ("first", "second", "third")
+    return tuple(
+        Coordinate(name, x, f"{ordinal[i]} spatial coordinate") for i, name in enumerate(names)
+    )
 
 
 GENERATORS: dict[str, str] = {

@@ -41,6 +41,11 @@ class GaussianRandomField:
     boundary: Literal["periodic", "neumann"] = "neumann"
     """Boundary condition of the Laplacian, and with it the grid (see the module docstring)."""
 
+    def require_boundary(self, expected: str, reason: str) -> None:
+        """Raise ``ValueError`` naming ``grf.boundary`` unless it is ``expected``."""
+        if self.boundary != expected:
+            raise ValueError(f"grf.boundary: expected {expected!r} ({reason})")
+
     def amplitude(self, ndim: int) -> float:
         """σ, with its default ``τ^(α - d/2)`` filled in for a ``ndim``-dimensional box."""
         return self.sigma if self.sigma is not None else self.tau ** (self.alpha - ndim / 2)

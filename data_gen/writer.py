@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 import yaml
 
-from data_gen.errors import DatasetFileError
+from data_gen.errors import DatasetFileError, SolverError
 from data_gen.generator import Layout
 from data_gen.superblock import clear_write_flags
 
@@ -90,7 +90,7 @@ class DatasetWriter:
                     f"expected {expected}"
                 )
             if not np.all(np.isfinite(values)):
-                raise FloatingPointError(
+                raise SolverError(
                     f"sample {index}: field {spec.name!r} has non-finite values (the solver "
                     "diverged; try a smaller time step or a finer grid)"
                 )
@@ -187,8 +187,12 @@ def _create(path: str, layout: Layout, run_config: dict[str, Any], pde: str) -> 
         sample.attrs["long_name"] = "sample index"
         for coord in layout.coordinates:
             values = np.asarray(coord.values)
-            kind = str if values.dtype.kind in "US" else values.dtype
-            var = f.create_variable(coord.name, (coord.name,), kind, data=values)
+            if values.dtype.kind in "US":  # labels, stored as variable-length UTF-8 strings
+                var = f.create_variable(
+                    coord.name, (coord.name,), h5py.string_dtype(), data=values.astype(object)
+                )
+            else:
+                var = f.create_variable(coord.name, (coord.name,), values.dtype, data=values)
             var.attrs["long_name"] = coord.long_name
             var.attrs["units"] = coord.units
         for spec in layout.fields:

@@ -1,4 +1,4 @@
-"""The ``opl`` command: ``opl generate`` and ``opl info``.
+"""The ``opl`` command: ``opl generate``, ``opl info`` and ``opl plot``.
 
 Bad input ends the command with one line on stderr naming what was wrong, and exit status 2.
 """
@@ -6,6 +6,7 @@ Bad input ends the command with one line on stderr naming what was wrong, and ex
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from data_gen.errors import OplInputError
@@ -56,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("file", help="an opl dataset (HDF5)")
     info.add_argument("--config", action="store_true", help="also print the generator config")
     info.set_defaults(run=_info)
+
+    plot = sub.add_parser("plot", help="draw the fields of one sample of a dataset as a PNG")
+    plot.add_argument("file", help="an opl dataset (HDF5)")
+    plot.add_argument("--sample", type=int, default=0, help="sample index (default 0)")
+    plot.add_argument("-o", "--output", help="PNG file (default: FILE with .png)")
+    plot.set_defaults(run=_plot)
     return parser
 
 
@@ -78,4 +85,12 @@ def _info(args: argparse.Namespace) -> int:
     from opl.data.summary import summarise
 
     print(summarise(args.file, with_config=args.config))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from opl.data.plot import plot_sample
+
+    output = args.output or os.path.splitext(args.file)[0] + f"_sample{args.sample}.png"
+    print(f"wrote {plot_sample(args.file, args.sample, output)}")
     return 0

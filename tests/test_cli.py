@@ -1,10 +1,13 @@
 """The ``opl`` command: generate and info, and one clear error line for bad input."""
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
 import xarray as xr
 
+from data_gen.run import load_run_config
 from opl.cli import main
 
 
@@ -32,7 +35,7 @@ def test_generate_then_info(tmp_path, capsys, write_config, darcy_config):
     assert "pde          darcy: -div(a grad u) = 1" in out
     assert "samples      12 of 12 complete" in out
     assert "dims         sample=12, x=24, y=24" in out
-    assert "coeff     input     (sample, x, y)" in out
+    assert "coeff     input   (sample, x, y)  float32  [1]  diffusion coefficient a" in out
     assert "resolution: 24" in out
 
 
@@ -146,3 +149,57 @@ def test_info_refuses_foreign_and_newer_files(tmp_path, capsys, write_config, da
         f.attrs["opl_format"] = "2.0"
     code, _, err = run(capsys, "info", newer)
     assert code == 2 and "dataset format 2.0 is not readable by this opl" in err
+
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs" / "data").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_are_valid(config):
+    assert len(CONFIGS) >= 7
+    run_config = load_run_config(str(config))
+    assert run_config.settings.output.startswith("data/")
+    run_config.generator.layout()
+
+
+def test_diverging_solver_is_one_error_line_naming_the_sample(tmp_path, capsys, write_config):
+    config = {
+        "generator": {
+            "class_path": "navier_stokes",
+            "init_args": {"resolution": 16, "nu": 1e-5, "t_end": 20.0, "n_snapshots": 1, "dt": 0.5},
+        },
+        "n_samples": 2,
+    }
+    code, _, err = run(
+        capsys,
+        "generate",
+        write_config(config),
+        "-o",
+        str(tmp_path / "ns.h5"),
+        "--workers",
+        "0",
+        "--no-progress",
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert "error: sample 0: FloatingPointError: solution became non-finite" in err
+    assert "use a smaller dt" in err
+
+
+def test_plot_writes_a_png_and_checks_the_index(tmp_path, capsys, write_config, darcy_config):
+    data = str(tmp_path / "d.h5")
+    run(
+        capsys,
+        "generate",
+        write_config(darcy_config),
+        "-o",
+        data,
+        "--workers",
+        "0",
+        "--no-progress",
+    )
+    code, out, _ = run(capsys, "plot", data, "--sample", "3")
+    png = tmp_path / "d_sample3.png"
+    assert code == 0 and str(png) in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run(capsys, "plot", data, "--sample", "12")
+    assert code == 2 and "--sample must lie in [0, 12), got 12" in err

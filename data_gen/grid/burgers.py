@@ -221,8 +221,7 @@ class Burgers(Generator):
     )
 
     def __post_init__(self) -> None:
-        if self.grf.boundary != "periodic":
-            raise ValueError("grf.boundary: expected 'periodic' (Burgers is solved on a circle)")
+        self.grf.require_boundary("periodic", "Burgers is solved on a circle")
 
     def layout(self) -> Layout:
         times = self.t_end * np.arange(1, self.n_snapshots + 1) / self.n_snapshots

@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from data_gen.config import bounds
-from data_gen.generator import Coordinate, FieldSpec, Generator, Layout
+from data_gen.generator import FieldSpec, Generator, Layout, grid_coordinates
 from data_gen.grid.fd import FaceAverage, node_grid, solve_dirichlet
 from data_gen.random_fields import GaussianRandomField
 
@@ -48,18 +48,12 @@ class Darcy(Generator):
     """How ``a`` is averaged onto cell faces: arithmetic (FNO's solver) or harmonic."""
 
     def __post_init__(self) -> None:
-        if self.grf.boundary != "neumann":
-            raise ValueError(
-                "grf.boundary: expected 'neumann' (the Darcy grid includes its boundary)"
-            )
+        self.grf.require_boundary("neumann", "the Darcy grid includes its boundary")
 
     def layout(self) -> Layout:
         x = node_grid(self.resolution)
         return Layout(
-            coordinates=(
-                Coordinate("x", x, "first spatial coordinate"),
-                Coordinate("y", x, "second spatial coordinate"),
-            ),
+            coordinates=(*grid_coordinates(x),),
             fields=(
                 FieldSpec("coeff", ("x", "y"), "input", "diffusion coefficient a"),
                 FieldSpec("solution", ("x", "y"), "output", "solution u"),

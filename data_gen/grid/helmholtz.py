@@ -69,7 +69,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from data_gen.config import bounds
-from data_gen.generator import Coordinate, FieldSpec, Generator, Layout
+from data_gen.generator import Coordinate, FieldSpec, Generator, Layout, grid_coordinates
 from data_gen.random_fields import GaussianRandomField
 
 __all__ = ["helmholtz_matrix", "points_per_wavelength", "solve_helmholtz"]
@@ -289,8 +289,7 @@ class Helmholtz(Generator):
     """θ in degrees, for ``plane_wave``: 0 travels along +x."""
 
     def __post_init__(self) -> None:
-        if self.grf.boundary != "neumann":
-            raise ValueError("grf.boundary: expected 'neumann' (the grid includes its boundary)")
+        self.grf.require_boundary("neumann", "the grid includes its boundary")
         c_min = self.c_mean * (1 - self.contrast)
         ppw = 2 * math.pi * c_min * (self.resolution - 1) / self.omega
         if ppw < _MIN_POINTS_PER_WAVELENGTH:
@@ -304,8 +303,7 @@ class Helmholtz(Generator):
         x = np.linspace(0.0, 1.0, self.resolution)
         return Layout(
             coordinates=(
-                Coordinate("x", x, "first spatial coordinate"),
-                Coordinate("y", x, "second spatial coordinate"),
+                *grid_coordinates(x),
                 Coordinate("component", np.array(["real", "imag"]), "part of the complex field"),
             ),
             fields=(

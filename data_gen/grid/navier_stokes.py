@@ -43,7 +43,7 @@ import numpy as np
 import scipy.fft
 
 from data_gen.config import bounds
-from data_gen.generator import Coordinate, FieldSpec, Generator, Layout
+from data_gen.generator import Coordinate, FieldSpec, Generator, Layout, grid_coordinates
 from data_gen.random_fields import GaussianRandomField
 
 __all__ = ["NavierStokes", "kolmogorov_forcing", "solve_vorticity"]
@@ -239,16 +239,14 @@ class NavierStokes(Generator):
     grf: GaussianRandomField = GaussianRandomField(alpha=2.5, tau=7.0, boundary="periodic")
 
     def __post_init__(self) -> None:
-        if self.grf.boundary != "periodic":
-            raise ValueError("grf.boundary: expected 'periodic' (the flow lives on a torus)")
+        self.grf.require_boundary("periodic", "the flow lives on a torus")
 
     def layout(self) -> Layout:
         x = self.grf.grid(self.resolution)
         times = self.t_end * np.arange(1, self.n_snapshots + 1) / self.n_snapshots
         return Layout(
             coordinates=(
-                Coordinate("x", x, "first spatial coordinate"),
-                Coordinate("y", x, "second spatial coordinate"),
+                *grid_coordinates(x),
                 Coordinate("t", times, "time"),
             ),
             fields=(

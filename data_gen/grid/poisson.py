@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from data_gen.config import bounds
-from data_gen.generator import Coordinate, FieldSpec, Generator, Layout
+from data_gen.generator import FieldSpec, Generator, Layout, grid_coordinates
 from data_gen.grid.fd import node_grid, solve_dirichlet
 from data_gen.random_fields import GaussianRandomField
 
@@ -32,16 +32,12 @@ class Poisson(Generator):
     grf: GaussianRandomField = GaussianRandomField(alpha=2.0, tau=3.0, boundary="neumann")
 
     def __post_init__(self) -> None:
-        if self.grf.boundary != "neumann":
-            raise ValueError("grf.boundary: expected 'neumann' (the grid includes its boundary)")
+        self.grf.require_boundary("neumann", "the grid includes its boundary")
 
     def layout(self) -> Layout:
         x = node_grid(self.resolution)
         return Layout(
-            coordinates=(
-                Coordinate("x", x, "first spatial coordinate"),
-                Coordinate("y", x, "second spatial coordinate"),
-            ),
+            coordinates=(*grid_coordinates(x),),
             fields=(
                 FieldSpec("forcing", ("x", "y"), "input", "source term f"),
                 FieldSpec("solution", ("x", "y"), "output", "solution u"),

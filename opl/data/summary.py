@@ -24,13 +24,14 @@ def summarise(path: str | os.PathLike, with_config: bool = False) -> str:
             "  dims         " + ", ".join(f"{k}={v}" for k, v in ds.dims().items()),
             "  fields",
         ]
-        width = max(len(name) for name in ds.fields)
-        for f in ds.fields.values():
-            shape = "(" + ", ".join(f.dims) + ")"
-            lines.append(
-                f"    {f.name:<{width}}  {f.role:<9} {shape:<20} {f.dtype:<8} "
-                f"[{f.units}]  {f.long_name}"
-            )
+        rows = [
+            (f.name, f.role, "(" + ", ".join(f.dims) + ")", f.dtype, f"[{f.units}]", f.long_name)
+            for f in ds.fields.values()
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            lines.append("    " + "  ".join(cells) + "  " + row[5])
         if with_config:
             lines.append("  config")
             lines += ["    " + line for line in str(a.get("generator_config", "")).splitlines()]

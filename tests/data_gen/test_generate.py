@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from data_gen.errors import DatasetFileError
+from data_gen.errors import DatasetFileError, SolverError
 from data_gen.generator import sample_rng, solve_sample
 from data_gen.run import generate, load_run_config, parse_run_config
 from opl.data.dataset_file import DatasetFile
@@ -142,10 +142,39 @@ def test_diverged_sample_stops_the_run_and_keeps_earlier_ones(tmp_path, darcy_co
         good = solve_sample(config.generator, 7, 0)
         writer.write(0, good)
         bad = {k: np.full_like(v, np.nan) for k, v in good.items()}
-        with pytest.raises(FloatingPointError, match="sample 1: field 'coeff' has non-finite"):
+        with pytest.raises(SolverError, match="sample 1: field 'coeff' has non-finite"):
             writer.write(1, bad)
     with DatasetFile(path) as ds:
         assert ds.complete().tolist() == [True] + [False] * 11
         np.testing.assert_array_equal(
             ds.read("solution", [0])[0], good["solution"].astype(np.float32)
         )
+
+
+def test_float64_precision_is_stored_as_asked(tmp_path, darcy_config):
+    darcy_config["precision"] = "float64"
+    config = parse_run_config(darcy_config, "test")
+    path = generate(config, str(tmp_path / "d.h5"), workers=0, progress=False)
+    with h5py.File(path, "r") as f:
+        assert f["solution"].dtype == np.float64
+        np.testing.assert_array_equal(
+            f["solution"][4], solve_sample(config.generator, 7, 4)["solution"]
+        )
+
+
+def _thread_variables():
+    return {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+def test_pool_workers_run_single_threaded_blas(tmp_path, darcy_config, monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from data_gen import run
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # a user's own setting is kept
+    with run._executor(2, None) as (pool, slots):
+        assert isinstance(pool, ProcessPoolExecutor) and slots == 4
+        seen = pool.submit(_thread_variables).result()
+    assert seen == {"OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "1"}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # the parent's environment is restored

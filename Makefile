@@ -1,0 +1,34 @@
+# The README's two commands, each self-installing on a fresh machine:
+#   make demo   generate a small Darcy dataset, summarise it and draw one sample
+#   make test   lint and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU build of torch for this set-up; pyproject.toml keeps a range a CUDA build also satisfies.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/opl generate configs/data/demo_darcy.yaml
+	$(BIN)/opl info data/demo_darcy.h5
+	$(BIN)/opl plot data/demo_darcy.h5 --sample 0 -o data/demo_darcy_sample0.png
+
+test: $(VENV)/.installed lint
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check opl data_gen tests benchmarks
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/generate.py --markdown benchmarks/generate_last.md
+
+clean:
+	rm -rf $(VENV) data/demo_darcy.h5 data/demo_darcy.h5.lock

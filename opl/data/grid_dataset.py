@@ -1,0 +1,112 @@
+"""Torch view of a grid dataset file: (input, output) tensors shaped ``(channels, *spatial)``.
+
+Spatial dimensions are ``x``, ``y`` and ``z``; every other dimension of a field (``t``,
+``component``) is folded into channels, in the field's dimension order, and the fields of a group
+are concatenated along channels. Samples are read lazily, one at a time, from a file handle opened
+in each process that reads (so DataLoader workers work), and only complete samples may be used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from data_gen.errors import DatasetFileError
+from opl.data.dataset_file import DatasetFile, FieldInfo
+
+SPATIAL_DIMS = ("x", "y", "z")
+
+
+class GridFieldDataset(Dataset):
+    """Samples ``indices`` of a grid dataset as ``(input, output)`` float tensors.
+
+    ``inputs`` / ``outputs`` name the fields of each group (default: the fields whose role is
+    ``input`` / ``output``). ``indices`` default to all samples; each must be complete.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        inputs: Sequence[str] | None = None,
+        outputs: Sequence[str] | None = None,
+        indices: Sequence[int] | range | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.dtype = dtype
+        with DatasetFile(self.path) as ds:
+            self.inputs = _select(ds, inputs, "input")
+            self.outputs = _select(ds, outputs, "output")
+            self.indices = np.arange(ds.n_samples) if indices is None else np.asarray(indices)
+            if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= ds.n_samples):
+                raise DatasetFileError(
+                    f"{self.path}: sample indices must lie in [0, {ds.n_samples}), got "
+                    f"{self.indices.min()}..{self.indices.max()}"
+                )
+            complete = ds.complete()[self.indices]
+            if not np.all(complete):
+                first = int(self.indices[~complete][0])
+                raise DatasetFileError(
+                    f"{self.path}: sample {first} (and {int((~complete).sum()) - 1} more of those "
+                    "requested) is not written yet; finish the file with `opl generate`"
+                )
+            self.spatial_shape = _spatial_shape(self.path, self.inputs + self.outputs)
+        self._file: DatasetFile | None = None
+        self._pid: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        ds = self._open()
+        index = int(self.indices[item])
+        return self._stack(ds, self.inputs, index), self._stack(ds, self.outputs, index)
+
+    def _stack(self, ds: DatasetFile, fields: list[FieldInfo], index: int) -> torch.Tensor:
+        parts = [ds.read(f.name, [index])[0].reshape(-1, *self.spatial_shape) for f in fields]
+        return torch.from_numpy(np.concatenate(parts).astype(np.float64)).to(self.dtype)
+
+    def _open(self) -> DatasetFile:
+        if self._file is None or self._pid != os.getpid():
+            self._file = DatasetFile(self.path)
+            self._pid = os.getpid()
+        return self._file
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_file"] = None  # h5py handles do not cross process boundaries
+        return state
+
+
+def _select(ds: DatasetFile, names: Sequence[str] | None, role: str) -> list[FieldInfo]:
+    if names is None:
+        chosen = [f for f in ds.fields.values() if f.role == role]
+        if not chosen:
+            raise DatasetFileError(f"{ds.path}: no field has role {role!r}; name the fields")
+        return chosen
+    missing = [n for n in names if n not in ds.fields]
+    if missing:
+        known = ", ".join(ds.fields)
+        raise DatasetFileError(f"{ds.path}: no field {missing[0]!r}; the file has: {known}")
+    return [ds.fields[n] for n in names]
+
+
+def _spatial_shape(path: str, fields: list[FieldInfo]) -> tuple[int, ...]:
+    """The common spatial shape of ``fields``, which must trail their other dimensions."""
+    shapes = set()
+    for f in fields:
+        spatial = [d for d in f.dims if d in SPATIAL_DIMS]
+        if not spatial or tuple(f.dims[-len(spatial) :]) != tuple(spatial):
+            raise DatasetFileError(
+                f"{path}: field {f.name!r} has dims {f.dims}; expected spatial dims (x, y, z) last"
+            )
+        shapes.add(f.shape[-len(spatial) :])
+    if len(shapes) != 1:
+        raise DatasetFileError(
+            f"{path}: the chosen fields live on different grids {sorted(shapes)}"
+        )
+    return shapes.pop()
