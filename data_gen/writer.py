@@ -59,6 +59,11 @@ class DatasetWriter:
         self.path = os.fspath(path)
         self.layout = layout
         self.n_samples = int(run_config["n_samples"])
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as err:
+            raise DatasetFileError(f"{self.path}: cannot create its folder ({err})") from None
         self._lock = _acquire_lock(self.path)
         try:
             if os.path.exists(self.path):
@@ -179,8 +184,6 @@ def _create(path: str, layout: Layout, run_config: dict[str, Any], pde: str) -> 
     n = int(run_config["n_samples"])
     dtype = np.dtype(run_config["precision"])
     tmp = path + ".tmp"
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     with h5netcdf.File(tmp, "w", libver="latest") as f:
         f.dimensions = {"sample": n, **{c.name: len(c.values) for c in layout.coordinates}}
         sample = f.create_variable("sample", ("sample",), np.int64, data=np.arange(n))

@@ -28,7 +28,7 @@ def assert_same_content(a, b):
 
 def test_file_holds_each_sample_as_computed_alone(tmp_path, darcy_config):
     config = parse_run_config(darcy_config, "test")
-    path = generate(config, str(tmp_path / "d.h5"), workers=0, progress=False)
+    path = generate(config, str(tmp_path / "new" / "folder" / "d.h5"), workers=0, progress=False)
     data = read_all(path)
     assert data["complete"].tolist() == [1] * 12
     expected = solve_sample(config.generator, 7, 5)
