@@ -31,4 +31,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/generate.py --markdown benchmarks/generate_last.md
 
 clean:
-	rm -rf $(VENV) data/demo_darcy.h5 data/demo_darcy.h5.lock
+	rm -rf $(VENV) data/demo_darcy.h5 data/.demo_darcy.h5.lock data/demo_darcy_sample0.png

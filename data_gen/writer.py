@@ -6,8 +6,8 @@ Samples are then written in HDF5's single-writer/multiple-reader (SWMR) mode: ea
 variables are written and flushed, and only then its ``complete`` flag is set and flushed, so a
 reader never sees a half-written sample and a writer killed at any instant leaves a consistent
 file. Reopening such a file resumes it: the run's config must be the one stored in the file, and
-only samples whose flag is unset are computed again. A lock file (``<path>.lock``) keeps two
-writers off the same file.
+only samples whose flag is unset are computed again. A hidden lock file (``.<name>.lock`` beside
+it) keeps two writers off the same file.
 """
 
 from __future__ import annotations
@@ -138,14 +138,23 @@ def config_differences(old: Any, new: Any, where: str = "") -> list[str]:
     return [] if old == new else [f"{where or 'config'}: file has {old!r}, this run has {new!r}"]
 
 
+def lock_path(path: str) -> str:
+    """The hidden lock file beside a dataset: ``dir/.name.h5.lock``."""
+    directory, name = os.path.split(path)
+    return os.path.join(directory, f".{name}.lock")
+
+
 def _acquire_lock(path: str):
-    lock = open(path + ".lock", "a")  # noqa: SIM115 - held open for the writer's lifetime
+    """An exclusive ``flock`` on the lock file of ``path`` (released when the writer closes or
+    its process dies). The lock file stays: removing it would let a writer that opened it just
+    before the removal lock a file no other writer sees."""
+    lock = open(lock_path(path), "a")  # noqa: SIM115 - held open for the writer's lifetime
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
         raise DatasetFileError(
-            f"{path}: another process is writing this file (lock {path}.lock is held)"
+            f"{path}: another process is writing this file (lock {lock_path(path)} is held)"
         ) from None
     return lock
 
