@@ -17,18 +17,16 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def run_generate(capsys, config_path, output, *extra):
+    """``opl generate CONFIG -o OUTPUT`` in this process, without a progress bar."""
+    return run(
+        capsys, "generate", config_path, "-o", output, "--workers", "0", "--no-progress", *extra
+    )
+
+
 def test_generate_then_info(tmp_path, capsys, write_config, darcy_config):
     out_path = str(tmp_path / "d.h5")
-    code, out, _ = run(
-        capsys,
-        "generate",
-        write_config(darcy_config),
-        "-o",
-        out_path,
-        "--workers",
-        "0",
-        "--no-progress",
-    )
+    code, out, _ = run_generate(capsys, write_config(darcy_config), out_path)
     assert code == 0 and out_path in out
     code, out, _ = run(capsys, "info", out_path, "--config")
     assert code == 0
@@ -41,18 +39,7 @@ def test_generate_then_info(tmp_path, capsys, write_config, darcy_config):
 
 def test_n_samples_override_and_xarray_view(tmp_path, capsys, write_config, darcy_config):
     out_path = str(tmp_path / "d.h5")
-    run(
-        capsys,
-        "generate",
-        write_config(darcy_config),
-        "-o",
-        out_path,
-        "--n-samples",
-        "3",
-        "--workers",
-        "0",
-        "--no-progress",
-    )
+    run_generate(capsys, write_config(darcy_config), out_path, "--n-samples", "3")
     with xr.open_dataset(out_path, engine="h5netcdf") as ds:
         assert ds.solution.dims == ("sample", "x", "y")
         assert ds.solution.shape == (3, 24, 24)
@@ -135,16 +122,7 @@ def test_info_refuses_foreign_and_newer_files(tmp_path, capsys, write_config, da
     code, _, err = run(capsys, "info", str(foreign))
     assert code == 2 and "foreign.h5: not an opl dataset" in err
     newer = str(tmp_path / "newer.h5")
-    run(
-        capsys,
-        "generate",
-        write_config(darcy_config),
-        "-o",
-        newer,
-        "--workers",
-        "0",
-        "--no-progress",
-    )
+    run_generate(capsys, write_config(darcy_config), newer)
     with h5py.File(newer, "r+") as f:
         f.attrs["opl_format"] = "2.0"
     code, _, err = run(capsys, "info", newer)
@@ -170,16 +148,7 @@ def test_diverging_solver_is_one_error_line_naming_the_sample(tmp_path, capsys, 
         },
         "n_samples": 2,
     }
-    code, _, err = run(
-        capsys,
-        "generate",
-        write_config(config),
-        "-o",
-        str(tmp_path / "ns.h5"),
-        "--workers",
-        "0",
-        "--no-progress",
-    )
+    code, _, err = run_generate(capsys, write_config(config), str(tmp_path / "ns.h5"))
     assert code == 2 and err.count("\n") == 1
     assert "error: sample 0: FloatingPointError: solution became non-finite" in err
     assert "use a smaller dt" in err
@@ -187,16 +156,7 @@ def test_diverging_solver_is_one_error_line_naming_the_sample(tmp_path, capsys, 
 
 def test_plot_writes_a_png_and_checks_the_index(tmp_path, capsys, write_config, darcy_config):
     data = str(tmp_path / "d.h5")
-    run(
-        capsys,
-        "generate",
-        write_config(darcy_config),
-        "-o",
-        data,
-        "--workers",
-        "0",
-        "--no-progress",
-    )
+    run_generate(capsys, write_config(darcy_config), data)
     code, out, _ = run(capsys, "plot", data, "--sample", "3")
     png = tmp_path / "d_sample3.png"
     assert code == 0 and str(png) in out

@@ -66,14 +66,18 @@ def test_torch_dataset_folds_extra_dims_into_channels(small_file):
     np.testing.assert_array_equal(y.numpy(), expected)
 
 
-def test_dataset_refuses_incomplete_and_unknown(tmp_path):
+def poisson_file(tmp_path, n_samples):
+    """A small Poisson dataset (9² nodes) with ``n_samples`` samples."""
     mapping = {
         "generator": {"class_path": "poisson", "init_args": {"resolution": 9}},
-        "n_samples": 4,
+        "n_samples": n_samples,
     }
-    path = generate(
-        parse_run_config(mapping, "t"), str(tmp_path / "p.h5"), workers=0, progress=False
-    )
+    config = parse_run_config(mapping, "poisson")
+    return generate(config, str(tmp_path / "p.h5"), workers=0, progress=False)
+
+
+def test_dataset_refuses_incomplete_and_unknown(tmp_path):
+    path = poisson_file(tmp_path, n_samples=4)
     with h5py.File(path, "r+") as f:
         f["complete"][2] = 0
     with pytest.raises(DatasetFileError, match="sample 2 .* is not written yet"):
@@ -86,13 +90,7 @@ def test_dataset_refuses_incomplete_and_unknown(tmp_path):
 
 
 def test_dataset_works_in_dataloader_workers(tmp_path):
-    mapping = {
-        "generator": {"class_path": "poisson", "init_args": {"resolution": 9}},
-        "n_samples": 6,
-    }
-    path = generate(
-        parse_run_config(mapping, "t"), str(tmp_path / "p.h5"), workers=0, progress=False
-    )
+    path = poisson_file(tmp_path, n_samples=6)
     data = GridFieldDataset(path)
     loader = torch.utils.data.DataLoader(data, batch_size=3, num_workers=2)
     batches = list(loader)
