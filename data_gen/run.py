@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -168,11 +169,27 @@ def _executor(workers: int | None, scheduler: str | None) -> Iterator[tuple[Exec
     count = workers or os.cpu_count() or 1
     context = multiprocessing.get_context("spawn")
     with _single_threaded_children():
-        pool = ProcessPoolExecutor(max_workers=count, mp_context=context)
+        pool = ProcessPoolExecutor(
+            max_workers=count, mp_context=context, initializer=_leave_interrupts_to_the_writer
+        )
         try:
             yield pool, 2 * count
+        except BaseException:
+            _terminate_workers(pool)  # Ctrl-C or an error: do not wait for samples in progress
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _leave_interrupts_to_the_writer() -> None:
+    """Pool workers ignore Ctrl-C: the writer process handles it and stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes now (Python < 3.14 has no public call for it)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
 
 
 WORKER_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

@@ -178,3 +178,41 @@ def test_pool_workers_run_single_threaded_blas(tmp_path, darcy_config, monkeypat
         seen = pool.submit(_thread_variables).result()
     assert seen == {"OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "1"}
     assert "OPENBLAS_NUM_THREADS" not in os.environ  # the parent's environment is restored
+
+
+def test_interrupt_stops_the_pool_at_once_and_keeps_the_file(tmp_path, write_config):
+    config = {
+        "generator": {
+            "class_path": "navier_stokes",
+            "init_args": {"resolution": 64, "t_end": 30.0, "n_snapshots": 1, "dt": 0.001},
+        },
+        "n_samples": 4,
+    }  # ~5 s a sample: an interrupt lands while both workers are mid-sample
+    path = tmp_path / "ns.h5"
+    command = [
+        sys.executable,
+        "-m",
+        "opl",
+        "generate",
+        write_config(config),
+        "-o",
+        str(path),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    waited = time.monotonic() - sent
+    assert proc.returncode == 130
+    assert "interrupted; completed samples are kept" in err
+    assert "Traceback" not in err
+    assert waited < 3.0, f"waited {waited:.1f} s for samples in progress"
+    with DatasetFile(path) as ds:
+        assert ds.complete().sum() == 0 and ds.n_samples == 4
