@@ -83,6 +83,23 @@ BAD_CONFIGS = [
     ),
     ({"generator": {"class_path": "darcy"}}, "missing key 'n_samples'"),
     (
+        {
+            "generator": {
+                "class_path": "helmholtz",
+                "init_args": {"resolution": 16, "omega": 80.0},
+            },
+            "n_samples": 2,
+        },
+        "generator.init_args: resolution: 16 nodes give 0.942 points per wavelength",
+    ),
+    (
+        {
+            "generator": {"class_path": "burgers", "init_args": {"grf": {"boundary": "neumann"}}},
+            "n_samples": 2,
+        },
+        "grf.boundary: expected 'periodic' (Burgers is solved on a circle)",
+    ),
+    (
         {"generator": {"class_path": "darcy"}, "n_samples": 2, "sed": 1},
         "sed: unknown option of RunSettings",
     ),
