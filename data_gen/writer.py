@@ -58,7 +58,6 @@ class DatasetWriter:
     def __init__(self, path: str, layout: Layout, run_config: dict[str, Any], pde: str) -> None:
         self.path = os.fspath(path)
         self.layout = layout
-        self.n_samples = int(run_config["n_samples"])
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
             os.makedirs(directory, exist_ok=True)
@@ -159,21 +158,33 @@ def _acquire_lock(path: str):
     return lock
 
 
+def open_for_reading(path: str) -> h5py.File:
+    """Open a dataset file read-only, also while a writer is at it or after one was killed.
+
+    Files written in SWMR mode are opened as an SWMR reader (which a killed writer's leftover
+    "open for write" flags do not block); other HDF5 files plainly. Anything else raises
+    ``DatasetFileError`` naming the file.
+    """
+    try:
+        return h5py.File(path, "r", swmr=True)
+    except OSError:
+        pass
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        reason = " ".join(str(err).split())
+        if "already open for write" in reason:
+            reason = "a writer has it open, or was killed; rerun `opl generate` to resume it"
+        raise DatasetFileError(f"{path}: not a readable HDF5 file ({reason})") from None
+
+
 def _check_resumable(path: str, run_config: dict[str, Any]) -> None:
     """Refuse to touch ``path`` unless it is an opl dataset made by exactly ``run_config``."""
     try:
-        with h5py.File(path, "r", swmr=True) as f:
+        with open_for_reading(path) as f:
             attrs = dict(f.attrs)
-    except OSError:
-        try:
-            clear_write_flags(path)
-            with h5py.File(path, "r") as f:
-                attrs = dict(f.attrs)
-        except (OSError, DatasetFileError) as err:
-            raise DatasetFileError(
-                f"{path}: exists but is not a readable HDF5 file ({' '.join(str(err).split())}); "
-                "choose another output path or remove it"
-            ) from None
+    except DatasetFileError as err:
+        raise DatasetFileError(f"{err}; choose another output path or remove it") from None
     if "opl_format" not in attrs:
         raise DatasetFileError(
             f"{path}: exists and is not an opl dataset (no 'opl_format' attribute); "

@@ -14,7 +14,7 @@ import numpy as np
 import yaml
 
 from data_gen.errors import DatasetFileError
-from data_gen.writer import FORMAT_VERSION
+from data_gen.writer import FORMAT_VERSION, open_for_reading
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class DatasetFile:
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise DatasetFileError(f"{self.path}: no such file")
-        self._file = _open(self.path)
+        self._file = open_for_reading(self.path)
         try:
             self.attrs = {k: _plain(v) for k, v in self._file.attrs.items()}
             _check_format(self.path, self.attrs)
@@ -107,20 +107,6 @@ class DatasetFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _open(path: str) -> h5py.File:
-    try:
-        return h5py.File(path, "r", swmr=True)
-    except OSError:
-        pass
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        reason = " ".join(str(err).split())
-        if "already open for write" in reason:
-            reason = "it was left open by an interrupted writer; rerun `opl generate` to resume it"
-        raise DatasetFileError(f"{path}: not a readable HDF5 file ({reason})") from None
 
 
 def _check_format(path: str, attrs: dict[str, Any]) -> None:
