@@ -1,0 +1,1 @@
+"""Finite-element PDE solvers (scikit-fem) and their dataset generators."""

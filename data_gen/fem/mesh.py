@@ -1,0 +1,96 @@
+"""Loading the triangle meshes of meshes/ (or a user's file) as scikit-fem meshes, checked.
+
+A mesh is named ``<name>`` with a refinement ``level`` (the file ``meshes/<name>_<level>.msh``,
+made by meshes/make_meshes.py) or given as a path to any file meshio reads. Named gmsh physical
+groups become ``mesh.boundaries`` (facet sets) and ``mesh.subdomains`` (element sets). Loading
+needs meshio and scikit-fem only, never gmsh. Meshes are checked: no degenerate triangles (area
+below 1e-12 of the mean) and a consistent orientation (no inverted triangles).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import meshio
+import numpy as np
+import skfem
+from skfem.io.meshio import from_meshio
+
+from data_gen.errors import OplInputError
+
+MESH_DIR = Path(os.environ.get("OPL_MESH_DIR", Path(__file__).resolve().parents[2] / "meshes"))
+"""Where named meshes live: the repository's meshes/ (override with ``OPL_MESH_DIR``)."""
+DEGENERATE_AREA = 1e-12
+"""A triangle whose area is below this fraction of the mean area is degenerate."""
+
+
+class MeshError(OplInputError):
+    """A mesh file that is missing, unreadable, or not a valid triangulation."""
+
+
+def mesh_file(mesh: str, level: int = 0) -> Path:
+    """The file of mesh ``mesh``: a path to a mesh file, or a name in ``MESH_DIR`` at ``level``."""
+    if mesh.endswith((".msh", ".vtk", ".vtu", ".xdmf", ".med", ".mesh")) or os.sep in mesh:
+        path = Path(mesh)
+    else:
+        path = MESH_DIR / f"{mesh}_{level}.msh"
+    if not path.exists():
+        known = sorted({p.stem.rsplit("_", 1)[0] for p in MESH_DIR.glob("*_*.msh")})
+        raise MeshError(
+            f"{path}: no such mesh file; name a mesh of {MESH_DIR} ({', '.join(known)}) with a "
+            "level, or give the path of a file meshio reads"
+        )
+    return path
+
+
+def load_mesh(mesh: str, level: int = 0) -> skfem.MeshTri:
+    """The checked scikit-fem triangle mesh of ``mesh_file(mesh, level)``."""
+    path = mesh_file(mesh, level)
+    try:
+        raw = meshio.read(path)
+    except Exception as err:  # meshio raises many types for unreadable files
+        raise MeshError(
+            f"{path}: not a readable mesh file ({' '.join(str(err).split())})"
+        ) from None
+    triangles = [block.data for block in raw.cells if block.type == "triangle"]
+    if not triangles:
+        kinds = ", ".join(sorted({block.type for block in raw.cells})) or "none"
+        raise MeshError(f"{path}: expected a 2-D triangle mesh, found cells of type {kinds}")
+    check_triangles(raw.points[:, :2], np.concatenate(triangles), str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skfem warns about cell types it does not keep
+        return from_meshio(raw)
+
+
+def check_triangles(points: np.ndarray, triangles: np.ndarray, where: str) -> None:
+    """Raise ``MeshError`` if a triangle is degenerate or oriented against the others."""
+    a, b, c = (points[triangles[:, i]] for i in range(3))
+    area = 0.5 * (
+        (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    )
+    scale = np.mean(np.abs(area))
+    degenerate = np.flatnonzero(np.abs(area) <= DEGENERATE_AREA * scale)
+    if degenerate.size:
+        raise MeshError(
+            f"{where}: {degenerate.size} degenerate triangle(s) (zero area), first at element "
+            f"{degenerate[0]} with nodes {triangles[degenerate[0]].tolist()}"
+        )
+    minority = np.flatnonzero(np.sign(area) != np.sign(np.sum(np.sign(area))))
+    if minority.size:
+        raise MeshError(
+            f"{where}: {minority.size} inverted triangle(s) (orientation opposite to the rest), "
+            f"first at element {minority[0]} with nodes {triangles[minority[0]].tolist()}"
+        )
+
+
+def require_boundaries(mesh: skfem.MeshTri, names: Iterable[str], where: str) -> None:
+    """Raise ``MeshError`` naming ``where`` if a boundary name is not one of the mesh's."""
+    known = sorted(mesh.boundaries or {})
+    for name in names:
+        if name not in known:
+            raise MeshError(
+                f"{where}: unknown boundary {name!r}; the mesh has: {', '.join(known) or 'none'}"
+            )
