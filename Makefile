@@ -25,7 +25,7 @@ test: $(VENV)/.installed lint
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check opl data_gen tests benchmarks
+	$(BIN)/ruff check opl data_gen tests benchmarks meshes
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/generate.py --markdown benchmarks/generate_last.md

@@ -35,13 +35,28 @@ class Coordinate:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One stored variable: its dimensions after ``sample``, role, and metadata."""
+    """One stored variable: its dimensions after ``sample``, role, and metadata.
+
+    ``attrs`` holds further attributes, e.g. ``mesh``, ``location`` and ``element`` of a field
+    on a finite-element mesh.
+    """
 
     name: str
     dims: tuple[str, ...]
     role: Role
     long_name: str
     units: str = "1"
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable written once when the file is created (mesh topology, dof coordinates, ...)."""
+
+    name: str
+    dims: tuple[str, ...]
+    values: np.ndarray
+    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -49,16 +64,24 @@ class Layout:
     """Everything a dataset file holds besides the samples themselves.
 
     ``attrs`` become global attributes; by convention they include ``equation``, ``domain`` and
-    ``boundary_conditions`` as human-readable text.
+    ``boundary_conditions`` as human-readable text. ``variables`` are written once, at creation.
     """
 
     coordinates: tuple[Coordinate, ...]
     fields: tuple[FieldSpec, ...]
     attrs: dict[str, str | float | int] = field(default_factory=dict)
+    variables: tuple[Variable, ...] = ()
+
+    def sizes(self) -> dict[str, int]:
+        """The size of every dimension but ``sample``, from the coordinates and variables."""
+        sizes = {c.name: len(c.values) for c in self.coordinates}
+        for var in self.variables:
+            sizes.update(zip(var.dims, np.shape(var.values), strict=True))
+        return sizes
 
     def shape(self, spec: FieldSpec) -> tuple[int, ...]:
         """The shape of one sample of ``spec`` (without the ``sample`` dimension)."""
-        sizes = {c.name: len(c.values) for c in self.coordinates}
+        sizes = self.sizes()
         return tuple(sizes[d] for d in spec.dims)
 
 
@@ -109,6 +132,10 @@ GENERATORS: dict[str, str] = {
     "navier_stokes": "data_gen.grid.navier_stokes:NavierStokes",
     "burgers": "data_gen.grid.burgers:Burgers",
     "helmholtz": "data_gen.grid.helmholtz:Helmholtz",
+    "fem_darcy": "data_gen.fem.generators:FemDarcy",
+    "fem_elasticity": "data_gen.fem.generators:FemElasticity",
+    "fem_heat": "data_gen.fem.generators:FemHeat",
+    "fem_stokes": "data_gen.fem.generators:FemStokes",
 }
 """The allow-list of generators: registry name -> ``module:class``. Configs name one of these by its
 registry name or by its dotted class path; nothing else is ever imported."""

@@ -79,6 +79,29 @@ class GaussianRandomField:
         return coeffs
 
 
+def sample_at_points(
+    grf: GaussianRandomField, rng: np.random.Generator, points: np.ndarray, resolution: int = 128
+) -> np.ndarray:
+    """A GRF sample evaluated at scattered 2-D ``points`` (shape (2, n)), e.g. FE dof locations.
+
+    The field is sampled on a ``resolution``² grid of the unit square, mapped onto the smallest
+    square box containing the points (so lengths such as 1/τ are relative to the box side), and
+    interpolated bilinearly at the points.
+    """
+    from scipy.interpolate import RegularGridInterpolator
+
+    low = points.min(axis=1)
+    side = float(np.max(points.max(axis=1) - low)) or 1.0
+    grid = grf.grid(resolution)
+    values = grf.sample(rng, (resolution, resolution))
+    if grf.boundary == "periodic":  # close the periodic grid so the box [0, 1] is covered
+        grid = np.append(grid, 1.0)
+        values = np.pad(values, ((0, 1), (0, 1)), mode="wrap")
+    interpolate = RegularGridInterpolator((grid, grid), values)
+    unit = np.clip((points - low[:, None]) / side, 0.0, 1.0)
+    return interpolate(unit.T)
+
+
 def _cosine_basis(s: int) -> np.ndarray:
     """``B[j, k] = c_k cos(π k x_j)`` on ``x_j = j/(s-1)``: orthonormal cosines sampled at nodes."""
     x = np.linspace(0.0, 1.0, s)

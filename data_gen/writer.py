@@ -205,7 +205,7 @@ def _create(path: str, layout: Layout, run_config: dict[str, Any], pde: str) -> 
     dtype = np.dtype(run_config["precision"])
     tmp = path + ".tmp"
     with h5netcdf.File(tmp, "w", libver="latest") as f:
-        f.dimensions = {"sample": n, **{c.name: len(c.values) for c in layout.coordinates}}
+        f.dimensions = {"sample": n, **layout.sizes()}
         sample = f.create_variable("sample", ("sample",), np.int64, data=np.arange(n))
         sample.attrs["long_name"] = "sample index"
         for coord in layout.coordinates:
@@ -218,6 +218,11 @@ def _create(path: str, layout: Layout, run_config: dict[str, Any], pde: str) -> 
                 var = f.create_variable(coord.name, (coord.name,), values.dtype, data=values)
             var.attrs["long_name"] = coord.long_name
             var.attrs["units"] = coord.units
+        for static in layout.variables:
+            values = np.asarray(static.values)
+            var = f.create_variable(static.name, static.dims, values.dtype, data=values)
+            for key, value in static.attrs.items():
+                var.attrs[key] = value
         for spec in layout.fields:
             shape = layout.shape(spec)
             var = f.create_variable(
@@ -233,6 +238,8 @@ def _create(path: str, layout: Layout, run_config: dict[str, Any], pde: str) -> 
             var.attrs["role"] = spec.role
             var.attrs["long_name"] = spec.long_name
             var.attrs["units"] = spec.units
+            for key, value in spec.attrs.items():
+                var.attrs[key] = value
         done = f.create_variable("complete", ("sample",), np.uint8, chunks=(n,))
         done.attrs["long_name"] = "1 once the sample is fully written and flushed, else 0"
         done.attrs["flag_values"] = np.array([0, 1], dtype=np.uint8)

@@ -7,7 +7,7 @@ import pytest
 
 NO_TORCH = [
     "import data_gen.run, data_gen.grid.darcy, data_gen.grid.poisson, data_gen.grid.burgers, "
-    "data_gen.grid.navier_stokes, data_gen.grid.helmholtz",
+    "data_gen.grid.navier_stokes, data_gen.grid.helmholtz, data_gen.fem.generators",
     "import opl.cli, opl.data, opl.data.summary",
 ]
 

@@ -1,16 +1,24 @@
-"""Readers of the opl dataset format: ``DatasetFile`` (h5py only) and ``GridFieldDataset`` (torch).
+"""Readers of the opl dataset format: ``DatasetFile`` (h5py only), ``GridFieldDataset`` (torch),
+``MeshGraphDataset`` (torch_geometric) and ``MeshDataModule`` (Lightning).
 
-``GridFieldDataset`` is imported lazily so that ``opl info`` and other light tools need no torch.
+The torch-based readers are imported lazily so that ``opl info`` and other light tools need no
+torch.
 """
 
 from opl.data.dataset_file import DatasetFile, FieldInfo
 
-__all__ = ["DatasetFile", "FieldInfo", "GridFieldDataset"]
+__all__ = ["DatasetFile", "FieldInfo", "GridFieldDataset", "MeshDataModule", "MeshGraphDataset"]
+
+_LAZY = {
+    "GridFieldDataset": "opl.data.grid_dataset",
+    "MeshGraphDataset": "opl.data.mesh_dataset",
+    "MeshDataModule": "opl.data.mesh_datamodule",
+}
 
 
 def __getattr__(name: str):
-    if name == "GridFieldDataset":
-        from opl.data.grid_dataset import GridFieldDataset
+    if name in _LAZY:
+        import importlib
 
-        return GridFieldDataset
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'opl.data' has no attribute {name!r}")

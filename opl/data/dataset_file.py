@@ -6,6 +6,7 @@ No torch here: ``opl info`` and other light tools use this module alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ class FieldInfo:
     dtype: str
     units: str
     long_name: str
+    element: str | None = None
+    """The finite-element space of a field on a mesh (``P1``, ``P2``), else None."""
 
 
 class DatasetFile:
@@ -95,6 +98,50 @@ class DatasetFile:
             )
         return self._file[name][indices]
 
+    def has(self, name: str) -> bool:
+        """Whether the file has a variable ``name``."""
+        return name in self._file
+
+    def variable(self, name: str) -> np.ndarray:
+        """All values of a variable written once (a coordinate, the mesh, ...)."""
+        if name not in self._file:
+            raise DatasetFileError(f"{self.path}: no variable {name!r}")
+        return self._file[name][()]
+
+    def flag_meanings(self, name: str) -> list[str]:
+        """The names of the flag values 0, 1, ... of a flag variable (e.g. boundary tags)."""
+        return str(_plain(self._file[name].attrs["flag_meanings"])).split()
+
+    def select_fields(self, names: Sequence[str] | None, role: str) -> list[FieldInfo]:
+        """The fields ``names``, or by default every field whose role is ``role``."""
+        if names is None:
+            chosen = [f for f in self.fields.values() if f.role == role]
+            if not chosen:
+                raise DatasetFileError(f"{self.path}: no field has role {role!r}; name the fields")
+            return chosen
+        missing = [n for n in names if n not in self.fields]
+        if missing:
+            known = ", ".join(self.fields)
+            raise DatasetFileError(f"{self.path}: no field {missing[0]!r}; the file has: {known}")
+        return [self.fields[n] for n in names]
+
+    def checked_indices(self, indices: Sequence[int] | range | None) -> np.ndarray:
+        """``indices`` (default: all samples) as an array, each in range and complete."""
+        chosen = np.arange(self.n_samples) if indices is None else np.asarray(indices)
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= self.n_samples):
+            raise DatasetFileError(
+                f"{self.path}: sample indices must lie in [0, {self.n_samples}), got "
+                f"{chosen.min()}..{chosen.max()}"
+            )
+        complete = self.complete()[chosen]
+        if not np.all(complete):
+            first = int(chosen[~complete][0])
+            raise DatasetFileError(
+                f"{self.path}: sample {first} (and {int((~complete).sum()) - 1} more of those "
+                "requested) is not written yet; finish the file with `opl generate`"
+            )
+        return chosen
+
     def generator_config(self) -> dict[str, Any]:
         """The full config the file was generated with."""
         return yaml.safe_load(self.attrs.get("generator_config", "{}"))
@@ -134,6 +181,7 @@ def _field_info(name: str, var: h5py.Dataset) -> FieldInfo:
         dtype=str(var.dtype),
         units=_plain(var.attrs.get("units", "1")),
         long_name=_plain(var.attrs.get("long_name", name)),
+        element=_plain(var.attrs["element"]) if "element" in var.attrs else None,
     )
 
 

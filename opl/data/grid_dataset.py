@@ -39,21 +39,9 @@ class GridFieldDataset(Dataset):
         self.path = os.fspath(path)
         self.dtype = dtype
         with DatasetFile(self.path) as ds:
-            self.inputs = _select(ds, inputs, "input")
-            self.outputs = _select(ds, outputs, "output")
-            self.indices = np.arange(ds.n_samples) if indices is None else np.asarray(indices)
-            if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= ds.n_samples):
-                raise DatasetFileError(
-                    f"{self.path}: sample indices must lie in [0, {ds.n_samples}), got "
-                    f"{self.indices.min()}..{self.indices.max()}"
-                )
-            complete = ds.complete()[self.indices]
-            if not np.all(complete):
-                first = int(self.indices[~complete][0])
-                raise DatasetFileError(
-                    f"{self.path}: sample {first} (and {int((~complete).sum()) - 1} more of those "
-                    "requested) is not written yet; finish the file with `opl generate`"
-                )
+            self.inputs = ds.select_fields(inputs, "input")
+            self.outputs = ds.select_fields(outputs, "output")
+            self.indices = ds.checked_indices(indices)
             self.spatial_shape = _spatial_shape(self.path, self.inputs + self.outputs)
         self._file: DatasetFile | None = None
         self._pid: int | None = None
@@ -80,19 +68,6 @@ class GridFieldDataset(Dataset):
         state = self.__dict__.copy()
         state["_file"] = None  # h5py handles do not cross process boundaries
         return state
-
-
-def _select(ds: DatasetFile, names: Sequence[str] | None, role: str) -> list[FieldInfo]:
-    if names is None:
-        chosen = [f for f in ds.fields.values() if f.role == role]
-        if not chosen:
-            raise DatasetFileError(f"{ds.path}: no field has role {role!r}; name the fields")
-        return chosen
-    missing = [n for n in names if n not in ds.fields]
-    if missing:
-        known = ", ".join(ds.fields)
-        raise DatasetFileError(f"{ds.path}: no field {missing[0]!r}; the file has: {known}")
-    return [ds.fields[n] for n in names]
 
 
 def _spatial_shape(path: str, fields: list[FieldInfo]) -> tuple[int, ...]:

@@ -1,0 +1,78 @@
+"""Lightning DataModule over a finite-element dataset, serving torch_geometric batches."""
+
+from __future__ import annotations
+
+import lightning as L
+from torch_geometric.loader import DataLoader
+
+from data_gen.errors import OplInputError
+from opl.data.mesh_dataset import MeshGraphDataset
+
+
+class MeshDataModule(L.LightningDataModule):
+    """Train / validation / test graphs from one dataset file, split by sample index ranges.
+
+    ``train``, ``val`` and ``test`` are ``[start, stop)`` index ranges of the file's samples (they
+    must not overlap). The other options are those of ``MeshGraphDataset``.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        train: tuple[int, int],
+        val: tuple[int, int],
+        test: tuple[int, int] | None = None,
+        space: str = "P1",
+        inputs: list[str] | None = None,
+        outputs: list[str] | None = None,
+        matrices: tuple[str, ...] = (),
+        batch_size: int = 8,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        ranges = {"train": train, "val": val, **({"test": test} if test else {})}
+        for name, (start, stop) in ranges.items():
+            if not 0 <= start < stop:
+                raise OplInputError(
+                    f"{name}: expected [start, stop) with 0 <= start < stop, got [{start}, {stop})"
+                )
+        spans = sorted(ranges.items(), key=lambda item: item[1][0])
+        for (a, (_, stop)), (b, (start, _)) in zip(spans, spans[1:], strict=False):
+            if start < stop:
+                raise OplInputError(f"{a} and {b}: sample ranges overlap")
+        self.ranges = ranges
+        self.datasets: dict[str, MeshGraphDataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        h = self.hparams
+        for name, (start, stop) in self.ranges.items():
+            if name not in self.datasets:
+                self.datasets[name] = MeshGraphDataset(
+                    h.path,
+                    space=h.space,
+                    inputs=h.inputs,
+                    outputs=h.outputs,
+                    indices=range(start, stop),
+                    matrices=h.matrices,
+                )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        if "test" not in self.ranges:
+            raise OplInputError("test: no test range was given to MeshDataModule")
+        return self._loader("test", shuffle=False)
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[name],
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
+        )
