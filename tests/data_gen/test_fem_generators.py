@@ -166,3 +166,18 @@ def test_datamodule_splits_and_batches(tmp_path):
 
     with pytest.raises(OplInputError, match="train and val: sample ranges overlap"):
         MeshDataModule(path, train=(0, 3), val=(2, 4))
+
+
+def test_fem_run_is_the_same_in_a_process_pool(tmp_path):
+    import h5py
+
+    mapping = {
+        "generator": {"class_path": "fem_heat", "init_args": SMALL["fem_heat"]},
+        "n_samples": 3,
+    }
+    config = parse_run_config(mapping, "t")
+    serial = generate(config, str(tmp_path / "a.h5"), workers=0, progress=False)
+    pooled = generate(config, str(tmp_path / "b.h5"), workers=2, progress=False)
+    with h5py.File(serial, "r") as a, h5py.File(pooled, "r") as b:
+        for name in ("u0", "solution", "kappa", "mesh_face_nodes"):
+            np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
