@@ -23,7 +23,8 @@ Every form is integrated with quadrature of order 2k, which is exact for these i
 (degrees 3k - 2 <= 2k and 2k for k <= 2), so the only approximation beyond the Galerkin projection
 is the interpolation of the data; both keep the optimal orders h^(k+1) in L2 and h^k in H1 for
 smooth solutions. The Dirichlet dofs are eliminated (``skfem.condense``) and the symmetric
-positive definite system of the remaining dofs is solved by a sparse direct solve (SuperLU).
+positive definite system of the remaining dofs is solved by a sparse direct solve (SuperLU with a
+symmetric fill-reducing ordering and diagonal pivots).
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 import skfem
-from skfem import BilinearForm, LinearForm, asm, condense, solve
+from skfem import BilinearForm, LinearForm, asm, condense
 from skfem.helpers import dot, grad
+
+from data_gen.fem.mesh import require_boundaries
 
 __all__ = ["ELEMENTS", "BoundaryValue", "dof_locations", "solve_diffusion"]
 
@@ -113,7 +118,9 @@ def solve_diffusion(
     element
         ``"P1"`` or ``"P2"`` (``ELEMENTS``).
     coefficient
-        The diffusivity a > 0 at the dofs of the space (``dof_locations(mesh, element)``).
+        The diffusivity a > 0 at the dofs of the space (``dof_locations(mesh, element)``). For P2
+        the interpolant of positive values can still dip below 0 inside a triangle where a varies
+        sharply (unresolved); resolve a on the mesh, or use P1 (whose interpolant stays > 0).
     source
         The source f at the dofs.
     dirichlet
@@ -139,13 +146,8 @@ def solve_diffusion(
     """
     elem = _element(element)
     neumann = {} if neumann is None else neumann
-    known = sorted(mesh.boundaries or {})
     for what, parts in (("dirichlet", dirichlet), ("neumann", neumann)):
-        for name in parts:
-            if name not in known:
-                raise ValueError(
-                    f"{what}: unknown boundary {name!r}; the mesh has: {', '.join(known) or 'none'}"
-                )
+        require_boundaries(mesh, parts, what)
     both = sorted(set(dirichlet) & set(neumann))
     if both:
         raise ValueError(
@@ -161,6 +163,13 @@ def solve_diffusion(
             f"coefficient: expected values > 0 (an elliptic problem), got min {a.min():g}"
         )
     f = _dof_array(source, n_dofs, "source")
+    a_quadrature = basis.interpolate(a)
+    if element != "P1" and np.min(a_quadrature.value) <= 0:  # P2 interpolants can undershoot
+        raise ValueError(
+            f"coefficient: its {element} interpolant is <= 0 at a quadrature point (min "
+            f"{np.min(a_quadrature.value):.3g}) although the dof values are > 0; use P1 data "
+            "or a smoother coefficient"
+        )
 
     fixed = np.zeros(n_dofs)
     fixed_dofs = [np.empty(0, dtype=np.int64)]
@@ -168,8 +177,8 @@ def solve_diffusion(
         part = basis.get_dofs(name).all()
         fixed[part] = _boundary_array(value, n_dofs, f"dirichlet[{name!r}]")[part]
         fixed_dofs.append(part)
-    dofs = np.unique(np.concatenate(fixed_dofs))
-    if dofs.size == 0:
+    dirichlet_dofs = np.unique(np.concatenate(fixed_dofs))
+    if dirichlet_dofs.size == 0:
         raise ValueError(
             "dirichlet: expected at least one boundary part with dofs; with Neumann conditions "
             "alone the problem is singular (u is determined only up to a constant)"
@@ -179,10 +188,24 @@ def solve_diffusion(
         for name, value in neumann.items()
     }
 
-    matrix = asm(_diffusion, basis, a=basis.interpolate(a))
+    matrix = asm(_diffusion, basis, a=a_quadrature)
     rhs = asm(_load, basis, g=basis.interpolate(f))
     for name, flux in fluxes.items():
         facets = skfem.FacetBasis(mesh, elem, facets=name, intorder=_intorder(elem))
         rhs += asm(_load, facets, g=facets.interpolate(flux))
 
-    return solve(*condense(matrix, rhs, x=fixed, D=dofs)), basis
+    reduced, reduced_rhs, u, free = condense(matrix, rhs, x=fixed, D=dirichlet_dofs)
+    u[free] = _solve_spd(reduced, reduced_rhs)
+    return u, basis
+
+
+def _solve_spd(matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
+    """Sparse LU (SuperLU) of a symmetric positive definite matrix: a symmetric fill-reducing
+    ordering and diagonal pivots, as for a Cholesky factorisation (no pivoting is needed)."""
+    lu = spla.splu(
+        matrix.tocsc(),
+        permc_spec="MMD_AT_PLUS_A",
+        diag_pivot_thresh=0.0,
+        options={"SymmetricMode": True},
+    )
+    return lu.solve(rhs)

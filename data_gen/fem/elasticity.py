@@ -164,14 +164,15 @@ def solve_elasticity(
 def nodal_stress(
     basis: skfem.Basis,
     displacement: np.ndarray,
-    modulus: skfem.DiscreteField | np.ndarray,
+    modulus: np.ndarray,
     poisson_ratio: float,
     plane: str,
 ) -> np.ndarray:
     """(σxx, σyy, σxy) at the mesh vertices, shape (3, n_nodes): each component of the stress of
     ``displacement`` (2, n) in the scalar ``basis`` L2-projected onto continuous P1.
 
-    ``modulus`` is E at the quadrature points of ``basis`` (e.g. ``basis.interpolate(E)``).
+    ``modulus`` is E at the quadrature points of ``basis``, shape (n_elements, n_points), e.g.
+    ``basis.interpolate(E)`` for E at the dofs.
     """
     du, dv = (basis.interpolate(component).grad for component in displacement)
     exx, eyy, exy = du[0], dv[1], 0.5 * (du[1] + dv[0])
@@ -218,10 +219,10 @@ def _youngs_modulus(values: np.ndarray, basis: skfem.Basis, element: str) -> skf
             f"youngs_modulus: expected finite values > 0, got minimum {np.nanmin(modulus)!r}"
         )
     at_quadrature = basis.interpolate(modulus)
-    if at_quadrature.value.min() <= 0.0:
+    if at_quadrature.min() <= 0.0:
         raise ElasticityError(
             f"youngs_modulus: its {element} interpolant is <= 0 inside an element (minimum "
-            f"{at_quadrature.value.min():.3g}); a jump too sharp for {element}: smooth the field"
+            f"{at_quadrature.min():.3g}); a jump too sharp for {element}: smooth the field"
         )
     return at_quadrature
 
