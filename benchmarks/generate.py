@@ -1,14 +1,16 @@
-"""Dataset-generation throughput of opl's grid generators, measured side by side in one run.
+"""Dataset-generation throughput of opl's generators, measured side by side in one run.
 
 For each case -- Darcy (piecewise-constant coefficient, the default config) at 128², 256² and
-421², and Navier–Stokes at 64² and 256² on a short, stated trajectory -- this measures:
+421², Navier–Stokes at 64² and 256² on a short, stated trajectory, and the four finite-element
+generators as shipped in configs/data/fem_*.yaml -- this measures:
 
 * samples per second of ``data_gen.run.generate`` with ``workers=1`` (a spawn process pool of
   one, so pool start-up, pickling, GRF sampling, the solve and HDF5 writing in the parent are
   all included) and with ``workers=None`` (a pool of one process per core), timed by the wall
   clock around the whole ``generate`` call, each run writing a fresh file;
-* the bare solve alone, in this process: ``solve_dirichlet`` (Darcy) or ``solve_vorticity``
-  (Navier–Stokes) on a fixed input -- the coefficient / initial vorticity of sample 0 -- the
+* the bare solve alone, in this process: ``solve_dirichlet`` (Darcy), ``solve_vorticity``
+  (Navier–Stokes) or the FE solver call, assembly included (``solve_diffusion``,
+  ``solve_elasticity``, ``solve_heat``, ``solve_stokes``), on the inputs of sample 0, the
   median of ``--repeats`` timed calls after one untimed call;
 * the floor ratio = (1-worker seconds per sample) / (bare solve seconds): 1.0 would mean that
   everything but the solve is free;
@@ -27,6 +29,7 @@ import datetime as dt
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -39,12 +42,18 @@ from typing import Any
 
 import numpy as np
 
+from data_gen.config import load_yaml
+from data_gen.fem.diffusion import solve_diffusion
+from data_gen.fem.elasticity import solve_elasticity
+from data_gen.fem.generators import FemDarcy, FemElasticity, FemHeat, FemStokes, MeshGenerator
+from data_gen.fem.heat import solve_heat
+from data_gen.fem.stokes import solve_stokes
 from data_gen.generator import solve_sample
 from data_gen.grid.darcy import Darcy
 from data_gen.grid.fd import solve_dirichlet
 from data_gen.grid.navier_stokes import NavierStokes, kolmogorov_forcing, solve_vorticity
 from data_gen.run import RunConfig, generate, parse_run_config
-from data_gen.writer import software_versions
+from data_gen.writer import lock_path, software_versions
 
 SEED = 0
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -132,12 +141,35 @@ def full_cases() -> list[Case]:
         darcy_case(421),
         ns_case(64, t_end=1.0, dt_step=1e-3),
         ns_case(256, t_end=0.1, dt_step=1e-4),
+        *fem_cases(),
+    ]
+
+
+def fem_case(config_name: str, setup: str) -> Case:
+    """A finite-element generator as configured in ``configs/data/<config_name>.yaml``."""
+    path = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "configs", "data", f"{config_name}.yaml"
+    )
+    generator = load_yaml(path)["generator"]
+    return Case(f"{generator['class_path']}", setup, generator)
+
+
+def fem_cases() -> list[Case]:
+    """The shipped finite-element configs."""
+    return [
+        fem_case("fem_darcy_lshape", "L-shape level 2, P2"),
+        fem_case("fem_elasticity_plate", "plate with holes level 1, P2 vector"),
+        fem_case("fem_heat_disk", "disk with inclusions level 2, P1, 100 CN steps, 20 snapshots"),
+        fem_case("fem_stokes_cylinder", "DFG channel level 1, Taylor–Hood P2–P1"),
     ]
 
 
 def quick_cases() -> list[Case]:
     """Tiny cases for a smoke run of the script."""
-    return [darcy_case(32), ns_case(32, t_end=0.01, dt_step=1e-3)]
+    small_fem = Case(
+        "fem_darcy", "L-shape level 0, P1", {"class_path": "fem_darcy", "init_args": {"level": 0}}
+    )
+    return [darcy_case(32), ns_case(32, t_end=0.01, dt_step=1e-3), small_fem]
 
 
 def bare_solve(config: RunConfig) -> Callable[[], object]:
@@ -154,6 +186,53 @@ def bare_solve(config: RunConfig) -> Callable[[], object]:
         return lambda: solve_vorticity(
             w0, nu=gen.nu, t_end=gen.t_end, n_snapshots=gen.n_snapshots, dt=gen.dt, forcing=forcing
         )
+    return fem_bare_solve(gen, sample)
+
+
+def fem_bare_solve(gen: MeshGenerator, sample: dict[str, np.ndarray]) -> Callable[[], object]:
+    """The FE solver call -- assembly and sparse solve -- on the inputs of ``sample``."""
+    mesh = gen.load_mesh()
+    if isinstance(gen, FemDarcy):
+        source = sample.get("forcing", np.full(sample["coeff"].shape, gen.forcing))
+        return lambda: solve_diffusion(
+            mesh,
+            element=gen.element,
+            coefficient=sample["coeff"],
+            source=source,
+            dirichlet=dict.fromkeys(gen.dirichlet, 0.0),
+            neumann=dict.fromkeys(gen.neumann, gen.neumann_flux),
+        )
+    if isinstance(gen, FemElasticity):
+        traction = {gen.loaded: tuple(float(t) for t in sample["traction"])}
+        return lambda: solve_elasticity(
+            mesh,
+            element=gen.element,
+            youngs_modulus=sample["youngs_modulus"],
+            poisson_ratio=gen.poisson_ratio,
+            clamped=gen.clamped,
+            traction=traction,
+        )
+    if isinstance(gen, FemHeat):
+        return lambda: solve_heat(
+            mesh,
+            element=gen.element,
+            u0=sample["u0"],
+            kappa=sample["kappa"],
+            t_end=gen.t_end,
+            n_snapshots=gen.n_snapshots,
+            dt=gen.dt,
+            theta=gen.theta,
+            dirichlet=gen.dirichlet,
+        )
+    if isinstance(gen, FemStokes):
+        return lambda: solve_stokes(
+            mesh,
+            viscosity=gen.viscosity,
+            inlet=gen.inlet,
+            inflow=sample["inflow"],
+            walls=gen.walls,
+            outlet=gen.outlet,
+        )
     raise TypeError(f"no bare solve known for generator {gen.name!r}")
 
 
@@ -169,7 +248,7 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def timed_generate(config: RunConfig, path: str, workers: int | None) -> float:
     """Seconds taken by ``generate`` writing a fresh file at ``path``."""
-    for stale in (path, path + ".lock"):
+    for stale in (path, lock_path(path)):
         if os.path.exists(stale):
             os.remove(stale)
     start = time.perf_counter()
@@ -188,8 +267,7 @@ def measure(case: Case, args: argparse.Namespace, out_dir: str) -> Row:
     n = max(args.min_samples, math.ceil(args.target_seconds / bare_s))
     log(f"{case.label}: bare solve {bare_s:.3g} s; generating {n} samples")
     config = case.config(n)
-    gen = config.generator
-    stem = os.path.join(out_dir, f"{gen.name}-{gen.resolution}")
+    stem = os.path.join(out_dir, re.sub(r"[^A-Za-z0-9]+", "-", case.label))
     one = timed_generate(config, f"{stem}-w1.h5", workers=1)
     log(f"{case.label}: 1 worker {n / one:.3g} samples/s ({one:.1f} s)")
     size = os.path.getsize(f"{stem}-w1.h5")

@@ -1,12 +1,15 @@
 """PNG pictures of dataset samples (``opl plot``): each field of one sample, side by side.
 
-2-D fields are drawn as images over (x, y); a field with a ``t`` or ``component`` dimension shows
-its first and last slices; 1-D fields are drawn as curves (one per slice).
+Grid fields over (x, y) are drawn as images, 1-D fields as curves, and fields on a finite-element
+mesh with ``tripcolor`` on its triangles (P2 fields at their vertex dofs). A field with a ``t`` or
+``component`` dimension shows its first and last slices; per-sample parameters are not drawn.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,36 +18,56 @@ from opl.data.dataset_file import DatasetFile, FieldInfo
 from opl.data.grid_dataset import SPATIAL_DIMS
 
 
+@dataclass(frozen=True)
+class Panel:
+    """One picture: ``kind`` is ``grid`` (coords x, y), ``curve`` (coords x) or ``mesh``
+    (coords a matplotlib Triangulation)."""
+
+    kind: str
+    label: str
+    coords: Any
+    values: np.ndarray
+
+
 def plot_sample(path: str | os.PathLike, index: int, output: str | os.PathLike) -> str:
     """Draw sample ``index`` of the dataset ``path`` into the PNG ``output``; return its path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.tri import Triangulation
 
     with DatasetFile(path) as ds:
         if not 0 <= index < ds.n_samples:
             raise DatasetFileError(
                 f"{ds.path}: --sample must lie in [0, {ds.n_samples}), got {index}"
             )
+        mesh = None
+        if ds.has("mesh_face_nodes"):
+            mesh = Triangulation(
+                ds.variable("mesh_node_x"),
+                ds.variable("mesh_node_y"),
+                ds.variable("mesh_face_nodes"),
+            )
         panels = []
         for info in ds.fields.values():
-            values = ds.read(info.name, [index])[0]
-            panels += _panels(ds, info, values)
+            panels += _panels(ds, info, ds.read(info.name, [index])[0], mesh)
         title = f"{os.path.basename(ds.path)}: {ds.attrs.get('pde', '')}, sample {index}"
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
-    for ax, (label, coords, values) in zip(axes[0], panels, strict=True):
-        if values.ndim == 2:
-            x, y = coords
-            image = ax.pcolormesh(x, y, values.T, shading="auto", cmap="viridis")
+    for ax, panel in zip(axes[0], panels, strict=True):
+        if panel.kind == "curve":
+            ax.plot(panel.coords[0], panel.values.T)
+        else:
+            if panel.kind == "grid":
+                x, y = panel.coords
+                image = ax.pcolormesh(x, y, panel.values.T, shading="auto", cmap="viridis")
+            else:
+                image = ax.tripcolor(panel.coords, panel.values, shading="gouraud", cmap="viridis")
             fig.colorbar(image, ax=ax, shrink=0.8)
             ax.set_aspect("equal")
-            ax.set_xlabel("x")
             ax.set_ylabel("y")
-        else:
-            ax.plot(coords[0], values.T)
-            ax.set_xlabel("x")
-        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("x")
+        ax.set_title(panel.label, fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(output, dpi=110)
@@ -52,21 +75,32 @@ def plot_sample(path: str | os.PathLike, index: int, output: str | os.PathLike) 
     return os.fspath(output)
 
 
-def _panels(ds: DatasetFile, info: FieldInfo, values: np.ndarray) -> list:
-    """(label, spatial coordinates, values) for each picture of one field of one sample."""
+def _panels(ds: DatasetFile, info: FieldInfo, values: np.ndarray, mesh: Any) -> list[Panel]:
+    """The pictures of one field of one sample."""
     dims = info.dims[1:]
-    spatial = [d for d in dims if d in SPATIAL_DIMS]
-    coords = [ds.coordinate(d) for d in spatial]
     label = f"{info.name} ({info.role})"
+    if info.element is not None:  # on the mesh: the last dimension holds the dofs
+        slices = values.reshape(-1, values.shape[-1])[:, : mesh.x.size]
+        return _first_and_last(
+            ds, dims[:-1], slices, lambda name, v: Panel("mesh", name, mesh, v), label
+        )
+    spatial = [d for d in dims if d in SPATIAL_DIMS]
+    if not spatial:
+        return []
+    coords = [ds.coordinate(d) for d in spatial]
     extra = [d for d in dims if d not in SPATIAL_DIMS]
-    if not extra:
-        return [(label, coords, values)]
     if len(spatial) == 1:  # curves: every slice in one panel
-        return [(label, coords, values.reshape(-1, values.shape[-1]))]
+        return [Panel("curve", label, coords, values.reshape(-1, values.shape[-1]))]
     slices = values.reshape(-1, *values.shape[-len(spatial) :])
-    names = _slice_names(ds, extra)
-    picks = sorted({0, len(slices) - 1})
-    return [(f"{label}, {names[i]}", coords, slices[i]) for i in picks]
+    return _first_and_last(ds, extra, slices, lambda name, v: Panel("grid", name, coords, v), label)
+
+
+def _first_and_last(ds: DatasetFile, extra: tuple | list, slices: np.ndarray, make, label: str):
+    """Panels of the first and last slice along the non-spatial dimensions ``extra``."""
+    if not extra:
+        return [make(label, slices[0])]
+    names = _slice_names(ds, list(extra))
+    return [make(f"{label}, {names[i]}", slices[i]) for i in sorted({0, len(slices) - 1})]
 
 
 def _slice_names(ds: DatasetFile, extra: list[str]) -> list[str]:

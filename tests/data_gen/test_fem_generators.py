@@ -1,4 +1,5 @@
-"""Every finite-element generator writes a file that opl info, xarray and the graph view read;
+"""Every finite-element generator writes a file that opl info, opl plot, xarray and the graph
+view read;
 bad meshes and boundary names give one clear error."""
 
 import meshio
@@ -45,6 +46,11 @@ def test_file_is_read_alike_by_xarray_info_and_graphs(fem_file):
     summary = summarise(path)
     assert f"{mesh.p.shape[1]} nodes, {mesh.t.shape[1]} faces" in summary
     assert "boundary parts" in summary
+    from opl.data.plot import plot_sample
+
+    png = plot_sample(path, 1, str(path) + ".png")
+    with open(png, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     graph = MeshGraphDataset(path, space="P1")[1]
     assert graph.pos.shape == (mesh.p.shape[1], 2)
     assert graph.num_nodes == mesh.p.shape[1] and graph.y.shape[0] == mesh.p.shape[1]
