@@ -1,6 +1,5 @@
 """Every finite-element generator writes a file that opl info, opl plot, xarray and the graph
-view read;
-bad meshes and boundary names give one clear error."""
+view read; bad meshes and boundary names give one clear error."""
 
 import meshio
 import numpy as np
