@@ -33,7 +33,6 @@ u_h) never increases.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -43,16 +42,13 @@ from scipy.sparse.linalg import splu
 from skfem import BilinearForm, ElementTriP1, ElementTriP2, condense
 from skfem.helpers import dot, grad
 
+from data_gen.checks import positive_finite, steps_per_interval
 from data_gen.fem.mesh import require_boundaries
 
 __all__ = ["ELEMENTS", "solve_heat"]
 
 ELEMENTS = {"P1": ElementTriP1, "P2": ElementTriP2}
 """The Lagrange elements ``solve_heat`` accepts, by name."""
-
-# Relative slack when counting steps, so that an interval that is an exact multiple of dt up to
-# round-off (e.g. 0.25 / 0.01 = 25.000000000000004) is not given one spurious extra step.
-_STEP_COUNT_RTOL = 1e-10
 
 
 @BilinearForm
@@ -63,17 +59,6 @@ def _mass(u, v, _):
 @BilinearForm
 def _stiffness(u, v, w):
     return w.kappa * dot(grad(u), grad(v))
-
-
-def _positive_finite(name: str, value: float) -> float:
-    """Return ``value`` as a float, or raise ValueError unless it is a finite real > 0."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, Real)
-        or not (math.isfinite(value) and value > 0)
-    ):
-        raise ValueError(f"{name} must be a positive finite real number, got {value!r}")
-    return float(value)
 
 
 def _dof_values(name: str, value: np.ndarray | float, n_dofs: int) -> np.ndarray:
@@ -157,8 +142,8 @@ def solve_heat(
         raise ValueError(f"mesh must be a skfem.MeshTri, got {type(mesh).__name__}")
     if element not in ELEMENTS:
         raise ValueError(f"element must be one of {', '.join(ELEMENTS)}, got {element!r}")
-    t_end = _positive_finite("t_end", t_end)
-    dt = _positive_finite("dt", dt)
+    t_end = positive_finite("t_end", t_end)
+    dt = positive_finite("dt", dt)
     if isinstance(n_snapshots, bool) or not isinstance(n_snapshots, Integral) or n_snapshots < 1:
         raise ValueError(f"n_snapshots must be an integer >= 1, got {n_snapshots!r}")
     if isinstance(theta, bool) or not isinstance(theta, Real) or not 0.5 <= theta <= 1.0:
@@ -189,7 +174,7 @@ def solve_heat(
         fixed = basis.get_dofs(list(dirichlet)).flatten()
 
     interval = t_end / n_snapshots
-    m = max(1, math.ceil(interval / dt * (1.0 - _STEP_COUNT_RTOL)))
+    m = steps_per_interval(interval, dt)
     h = interval / m
 
     mass = _mass.assemble(basis)

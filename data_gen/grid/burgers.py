@@ -43,13 +43,13 @@ suffices. The scheme is fourth order in time and spectrally accurate in space fo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
 
+from data_gen.checks import positive_finite, steps_per_interval
 from data_gen.config import bounds
 from data_gen.generator import Coordinate, FieldSpec, Generator, Layout
 from data_gen.random_fields import GaussianRandomField
@@ -59,9 +59,6 @@ __all__ = ["Burgers", "solve_burgers"]
 # Quadrature points on the upper half of the contour |w - z| = 1 (Kassam & Trefethen use 16
 # there; 32 gives the phi-functions to round-off for every real z <= 0).
 _N_CONTOUR = 32
-# Relative slack when counting steps, so that an interval that is an exact multiple of dt up to
-# round-off (e.g. 0.25 / 0.01 = 25.000000000000004) is not given one spurious extra step.
-_STEP_COUNT_RTOL = 1e-10
 
 
 def _etdrk4_coefficients(
@@ -78,17 +75,6 @@ def _etdrk4_coefficients(
     f2 = h * np.mean((2.0 + w + ew * (w - 2.0)) / w3, axis=1).real
     f3 = h * np.mean((-4.0 - 3.0 * w - w**2 + ew * (4.0 - w)) / w3, axis=1).real
     return np.exp(z), np.exp(z / 2), q, f1, f2, f3
-
-
-def _positive_finite(name: str, value: float) -> float:
-    """Return ``value`` as a float, or raise ValueError unless it is a finite real > 0."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, Real)
-        or not (math.isfinite(value) and value > 0)
-    ):
-        raise ValueError(f"{name} must be a positive finite real number, got {value!r}")
-    return float(value)
 
 
 def solve_burgers(
@@ -146,10 +132,10 @@ def solve_burgers(
     u = arr.astype(np.float64)
     if not np.isfinite(u).all():
         raise ValueError("u0 must contain only finite values")
-    nu = _positive_finite("nu", nu)
-    t_end = _positive_finite("t_end", t_end)
-    dt = _positive_finite("dt", dt)
-    length = _positive_finite("length", length)
+    nu = positive_finite("nu", nu)
+    t_end = positive_finite("t_end", t_end)
+    dt = positive_finite("dt", dt)
+    length = positive_finite("length", length)
     if isinstance(n_snapshots, bool) or not isinstance(n_snapshots, Integral) or n_snapshots < 1:
         raise ValueError(f"n_snapshots must be an integer >= 1, got {n_snapshots!r}")
     n_snapshots = int(n_snapshots)
@@ -166,7 +152,7 @@ def solve_burgers(
         return g * np.fft.rfft(w * w)
 
     interval = t_end / n_snapshots
-    m = max(1, math.ceil(interval / dt * (1.0 - _STEP_COUNT_RTOL)))
+    m = steps_per_interval(interval, dt)
     h = interval / m
     e, e2, q, f1, f2, f3 = _etdrk4_coefficients(-nu * k**2, h)
 

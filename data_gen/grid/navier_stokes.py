@@ -34,7 +34,6 @@ Discretisation
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -42,6 +41,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import scipy.fft
 
+from data_gen.checks import positive_finite, steps_per_interval
 from data_gen.config import bounds
 from data_gen.generator import Coordinate, FieldSpec, Generator, Layout, grid_coordinates
 from data_gen.random_fields import GaussianRandomField
@@ -103,9 +103,9 @@ def solve_vorticity(
             f"w0 must be a square 2-D array of shape (s, s) with s >= 4, got shape {w0.shape}"
         )
     s = w0.shape[0]
-    nu = _positive_finite(nu, "nu")
-    t_end = _positive_finite(t_end, "t_end")
-    dt = _positive_finite(dt, "dt")
+    nu = positive_finite("nu", nu)
+    t_end = positive_finite("t_end", t_end)
+    dt = positive_finite("dt", dt)
     if (
         isinstance(n_snapshots, bool)
         or not isinstance(n_snapshots, numbers.Integral)
@@ -120,7 +120,7 @@ def solve_vorticity(
     interval = t_end / n_snapshots
     # The relative slack keeps an exactly integer ratio (e.g. 0.1/0.001) from being rounded up
     # to one extra step by floating-point error in the division.
-    m = max(1, math.ceil(interval / dt * (1.0 - 1e-12)))
+    m = steps_per_interval(interval, dt)
     h = interval / m
 
     # Wavenumber arrays for the rfft2 layout (axis 0: k_x, all; axis 1: k_y >= 0).
@@ -199,18 +199,6 @@ def _as_real_field(a: np.ndarray, name: str) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must contain only finite values")
     return arr
-
-
-def _positive_finite(value: float, name: str) -> float:
-    """Return ``value`` as a float; ValueError unless it is a finite real number > 0."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True)

@@ -207,3 +207,23 @@ def _ranges(indices: np.ndarray) -> str:
             start = i
         prev = i
     return ", ".join(parts[:5]) + (", ..." if len(parts) > 5 else "")
+
+
+class PerProcessFile:
+    """Mixin of datasets that read ``self.path`` lazily: one ``DatasetFile`` per process, so
+    DataLoader workers (forked or spawned) each open their own h5py handle."""
+
+    path: str
+    _file: DatasetFile | None = None
+    _pid: int | None = None
+
+    def _open(self) -> DatasetFile:
+        if self._file is None or self._pid != os.getpid():
+            self._file = DatasetFile(self.path)
+            self._pid = os.getpid()
+        return self._file
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_file"] = None  # h5py handles do not cross process boundaries
+        return state

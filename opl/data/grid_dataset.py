@@ -16,12 +16,12 @@ import torch
 from torch.utils.data import Dataset
 
 from data_gen.errors import DatasetFileError
-from opl.data.dataset_file import DatasetFile, FieldInfo
+from opl.data.dataset_file import DatasetFile, FieldInfo, PerProcessFile
 
 SPATIAL_DIMS = ("x", "y", "z")
 
 
-class GridFieldDataset(Dataset):
+class GridFieldDataset(PerProcessFile, Dataset):
     """Samples ``indices`` of a grid dataset as ``(input, output)`` float tensors.
 
     ``inputs`` / ``outputs`` name the fields of each group (default: the fields whose role is
@@ -43,8 +43,6 @@ class GridFieldDataset(Dataset):
             self.outputs = ds.select_fields(outputs, "output")
             self.indices = ds.checked_indices(indices)
             self.spatial_shape = _spatial_shape(self.path, self.inputs + self.outputs)
-        self._file: DatasetFile | None = None
-        self._pid: int | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -57,17 +55,6 @@ class GridFieldDataset(Dataset):
     def _stack(self, ds: DatasetFile, fields: list[FieldInfo], index: int) -> torch.Tensor:
         parts = [ds.read(f.name, [index])[0].reshape(-1, *self.spatial_shape) for f in fields]
         return torch.from_numpy(np.concatenate(parts).astype(np.float64)).to(self.dtype)
-
-    def _open(self) -> DatasetFile:
-        if self._file is None or self._pid != os.getpid():
-            self._file = DatasetFile(self.path)
-            self._pid = os.getpid()
-        return self._file
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_file"] = None  # h5py handles do not cross process boundaries
-        return state
 
 
 def _spatial_shape(path: str, fields: list[FieldInfo]) -> tuple[int, ...]:

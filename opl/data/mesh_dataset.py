@@ -29,12 +29,12 @@ from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
 from data_gen.errors import DatasetFileError
-from opl.data.dataset_file import DatasetFile, FieldInfo
+from opl.data.dataset_file import DatasetFile, FieldInfo, PerProcessFile
 
 MATRICES = ("mass", "stiffness")
 
 
-class MeshGraphDataset(Dataset):
+class MeshGraphDataset(PerProcessFile, Dataset):
     """Samples ``indices`` of a finite-element dataset as graphs on the dofs of ``space``."""
 
     def __init__(
@@ -63,8 +63,6 @@ class MeshGraphDataset(Dataset):
             self.indices = ds.checked_indices(indices)
         self.boundary_names = [n for n in self.mesh["boundary_names"] if n != "untagged"]
         self._static = self._static_graph(matrices)
-        self._file: DatasetFile | None = None
-        self._pid: int | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -110,17 +108,6 @@ class MeshGraphDataset(Dataset):
             )
             out[f"{name}_weight"] = torch.from_numpy(matrix.data).to(self.dtype)
         return out
-
-    def _open(self) -> DatasetFile:
-        if self._file is None or self._pid != os.getpid():
-            self._file = DatasetFile(self.path)
-            self._pid = os.getpid()
-        return self._file
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_file"] = None  # h5py handles do not cross process boundaries
-        return state
 
 
 def read_mesh(ds: DatasetFile) -> dict:
