@@ -164,10 +164,10 @@ def solve_diffusion(
         )
     f = _dof_array(source, n_dofs, "source")
     a_quadrature = basis.interpolate(a)
-    if element != "P1" and np.min(a_quadrature.value) <= 0:  # P2 interpolants can undershoot
+    if element != "P1" and np.min(a_quadrature) <= 0:  # P2 interpolants can undershoot
         raise ValueError(
             f"coefficient: its {element} interpolant is <= 0 at a quadrature point (min "
-            f"{np.min(a_quadrature.value):.3g}) although the dof values are > 0; use P1 data "
+            f"{np.min(a_quadrature):.3g}) although the dof values are > 0; use P1 data "
             "or a smoother coefficient"
         )
 
