@@ -1,5 +1,5 @@
 # The README's two commands, each self-installing on a fresh machine:
-#   make demo   generate a small Darcy dataset, summarise it and draw one sample
+#   make demo   generate a small Darcy dataset, summarise and draw it, train MgNO on it, test it
 #   make test   lint and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,6 +20,10 @@ demo: $(VENV)/.installed
 	$(BIN)/opl generate configs/data/demo_darcy.yaml
 	$(BIN)/opl info data/demo_darcy.h5
 	$(BIN)/opl plot data/demo_darcy.h5 --sample 0 -o data/demo_darcy_sample0.png
+	rm -rf runs/demo_darcy_mgno
+	$(BIN)/opl fit --config configs/train/demo_darcy_mgno.yaml
+	$(BIN)/opl test --config configs/train/demo_darcy_mgno.yaml \
+		--ckpt_path runs/demo_darcy_mgno/checkpoints/best.ckpt
 
 test: $(VENV)/.installed lint
 	$(BIN)/python -m pytest -q
@@ -31,4 +35,5 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/generate.py --markdown benchmarks/generate_last.md
 
 clean:
-	rm -rf $(VENV) data/demo_darcy.h5 data/.demo_darcy.h5.lock data/demo_darcy_sample0.png
+	rm -rf $(VENV) runs/demo_darcy_mgno data/demo_darcy.h5 data/.demo_darcy.h5.lock \
+		data/demo_darcy_sample0.png

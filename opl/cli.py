@@ -1,4 +1,5 @@
-"""The ``opl`` command: ``opl generate``, ``opl info`` and ``opl plot``.
+"""The ``opl`` command: ``opl generate``, ``opl info``, ``opl plot``, and the training commands
+``opl fit | validate | test | predict`` (Lightning's CLI).
 
 Bad input ends the command with one line on stderr naming what was wrong, and exit status 2.
 """
@@ -14,6 +15,9 @@ from data_gen.errors import OplInputError
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``opl`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in TRAINING_COMMANDS:
+        return _train(argv)
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -30,8 +34,31 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
+"""Subcommands handed to Lightning's CLI (``opl fit --help`` lists their options)."""
+
+
+def _train(argv: list[str]) -> int:
+    from opl.train import TrainingDiverged
+    from opl.train.cli import run_lightning
+
+    try:
+        run_lightning(argv)
+    except OplInputError as err:
+        print(f"opl {argv[0]}: error: {err}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as err:
+        print(f"opl {argv[0]}: training diverged: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opl", description="Operator learning for PDEs.")
+    parser = argparse.ArgumentParser(
+        prog="opl",
+        description="Operator learning for PDEs. Training: opl {fit,validate,test,predict} "
+        "--config CONFIG (Lightning's CLI; see opl fit --help).",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gen = sub.add_parser(

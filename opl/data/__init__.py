@@ -1,5 +1,6 @@
 """Readers of the opl dataset format: ``DatasetFile`` (h5py only), ``GridFieldDataset`` (torch),
-``MeshGraphDataset`` (torch_geometric) and ``MeshDataModule`` (Lightning).
+``MeshGraphDataset`` (torch_geometric), and the Lightning DataModules ``GridDataModule`` and
+``MeshDataModule``.
 
 The torch-based readers are imported lazily so that ``opl info`` and other light tools need no
 torch.
@@ -7,9 +8,19 @@ torch.
 
 from opl.data.dataset_file import DatasetFile, FieldInfo
 
-__all__ = ["DatasetFile", "FieldInfo", "GridFieldDataset", "MeshDataModule", "MeshGraphDataset"]
+__all__ = [
+    "ChannelNormalizer",
+    "DatasetFile",
+    "FieldInfo",
+    "GridDataModule",
+    "GridFieldDataset",
+    "MeshDataModule",
+    "MeshGraphDataset",
+]
 
 _LAZY = {
+    "ChannelNormalizer": "opl.data.normalize",
+    "GridDataModule": "opl.data.grid_datamodule",
     "GridFieldDataset": "opl.data.grid_dataset",
     "MeshGraphDataset": "opl.data.mesh_dataset",
     "MeshDataModule": "opl.data.mesh_datamodule",

@@ -7,6 +7,7 @@ from torch_geometric.loader import DataLoader
 
 from data_gen.errors import OplInputError
 from opl.data.mesh_dataset import MeshGraphDataset
+from opl.data.splits import check_splits
 
 
 class MeshDataModule(L.LightningDataModule):
@@ -31,29 +32,19 @@ class MeshDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        ranges = {"train": train, "val": val, **({"test": test} if test else {})}
-        for name, (start, stop) in ranges.items():
-            if not 0 <= start < stop:
-                raise OplInputError(
-                    f"{name}: expected [start, stop) with 0 <= start < stop, got [{start}, {stop})"
-                )
-        spans = sorted(ranges.items(), key=lambda item: item[1][0])
-        for (a, (_, stop)), (b, (start, _)) in zip(spans, spans[1:], strict=False):
-            if start < stop:
-                raise OplInputError(f"{a} and {b}: sample ranges overlap")
-        self.ranges = ranges
+        self.ranges = check_splits(train, val, test)
         self.datasets: dict[str, MeshGraphDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         h = self.hparams
-        for name, (start, stop) in self.ranges.items():
+        for name, indices in self.ranges.items():
             if name not in self.datasets:
                 self.datasets[name] = MeshGraphDataset(
                     h.path,
                     space=h.space,
                     inputs=h.inputs,
                     outputs=h.outputs,
-                    indices=range(start, stop),
+                    indices=indices,
                     matrices=h.matrices,
                 )
 

@@ -1,0 +1,126 @@
+"""Lightning DataModule over a grid dataset file: splits, subsampling, normalisation statistics.
+
+The splits are ``[start, stop)`` index ranges of the file's samples, read into memory once (at
+the resolutions used, not the file's) as ``(input, output)`` tensors shaped ``(N, C, *spatial)``
+by ``GridFieldDataset``'s rules (``t`` and ``component`` folded into channels). Training runs at
+every ``subsample``-th grid point (``x[..., ::s, ::s]``, the FNO convention: 421 -> 211, 141,
+106, 85 for s = 2..5); validation and test run at each stride of ``eval_subsample``, one
+dataloader per resolution, so metrics can be reported per resolution. The per-channel Gaussian
+statistics of the training split's inputs and outputs are given to the model
+(``OperatorModule``), which stores them in its checkpoint.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from data_gen.errors import OplInputError
+from opl.data.dataset_file import DatasetFile
+from opl.data.grid_dataset import GridFieldDataset
+from opl.data.normalize import ChannelNormalizer
+from opl.data.splits import check_splits
+
+
+class GridDataModule(L.LightningDataModule):
+    """Train/val/test tensors of a grid dataset file (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str,
+        train: tuple[int, int],
+        val: tuple[int, int],
+        test: tuple[int, int] | None = None,
+        inputs: list[str] | None = None,
+        outputs: list[str] | None = None,
+        subsample: int = 1,
+        eval_subsample: list[int] | None = None,
+        batch_size: int = 8,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.ranges = check_splits(train, val, test)
+        strides = [subsample, *(eval_subsample or [])]
+        for stride in strides:
+            if not isinstance(stride, int) or stride < 1:
+                raise OplInputError(f"subsample: expected integers >= 1, got {stride!r}")
+        self.eval_strides = list(dict.fromkeys(eval_subsample or [subsample]))
+        with DatasetFile(path) as ds:
+            stop = max(r.stop for r in self.ranges.values())
+            if stop > ds.n_samples:
+                raise OplInputError(
+                    f"{path}: the splits use samples up to {stop - 1}, but the file has "
+                    f"{ds.n_samples}"
+                )
+        self.data: dict[str, dict[int, tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.in_normalizer: ChannelNormalizer | None = None
+        self.out_normalizer: ChannelNormalizer | None = None
+        self.resolutions: list[str] = []
+        """``"64x64"``-style names of the evaluation grids, in dataloader order (after setup)."""
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data:
+            return
+        h = self.hparams
+        for name, indices in self.ranges.items():
+            strides = [h.subsample] if name == "train" else self.eval_strides
+            self.data[name] = _load(h.path, h.inputs, h.outputs, indices, strides)
+        self.resolutions = [
+            "x".join(str(n) for n in self.data["val"][s][0].shape[2:]) for s in self.eval_strides
+        ]
+        x, y = self.data["train"][h.subsample]
+        self.in_normalizer = ChannelNormalizer(x.shape[1]).fit(x)
+        self.out_normalizer = ChannelNormalizer(y.shape[1]).fit(y)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.hparams.subsample, shuffle=True)
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return [self._loader("val", s, shuffle=False) for s in self.eval_strides]
+
+    def test_dataloader(self) -> list[DataLoader]:
+        if "test" not in self.ranges:
+            raise OplInputError("test: no test range was given to GridDataModule")
+        return [self._loader("test", s, shuffle=False) for s in self.eval_strides]
+
+    def predict_dataloader(self) -> list[DataLoader]:
+        return self.test_dataloader() if "test" in self.ranges else self.val_dataloader()
+
+    def _loader(self, name: str, stride: int, shuffle: bool) -> DataLoader:
+        x, y = self.data[name][stride]
+        return DataLoader(
+            TensorDataset(x, y),
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
+        )
+
+
+def _load(
+    path: str, inputs, outputs, indices: range, strides: list[int]
+) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """The split ``indices`` at each stride, read once at full resolution."""
+    dataset = GridFieldDataset(path, inputs=inputs, outputs=outputs, indices=indices)
+    rows = slice(indices.start, indices.stop)
+    with DatasetFile(path) as ds:
+        full = [
+            np.concatenate(
+                [
+                    ds.read(f.name, rows).reshape(len(indices), -1, *dataset.spatial_shape)
+                    for f in fields
+                ],
+                axis=1,
+            )
+            for fields in (dataset.inputs, dataset.outputs)
+        ]
+    out = {}
+    for stride in strides:
+        view = (slice(None), slice(None)) + (slice(None, None, stride),) * len(
+            dataset.spatial_shape
+        )
+        out[stride] = tuple(torch.from_numpy(np.ascontiguousarray(a[view])).float() for a in full)
+    return out

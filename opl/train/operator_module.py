@@ -1,0 +1,168 @@
+"""The LightningModule of data-driven operator learning on grids.
+
+A batch ``(x, y)`` of input and output fields ``(B, C, *spatial)`` in physical units is normalised
+per channel (statistics of the training split, kept in the checkpoint), mapped by the model, and
+the prediction decoded back to physical units; the loss and every metric compare physical
+fields. Validation and test report the relative L2 and spectral H1 errors at each resolution of
+the data module (``val/rel_l2/64x64`` ...); ``val/rel_l2`` is the error at the first one, for
+checkpoint monitoring. A non-finite training loss stops training with ``TrainingDiverged``
+naming the epoch and batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import nn
+
+from data_gen.errors import ConfigError
+from opl.data.normalize import ChannelNormalizer
+from opl.losses import LOSSES, RelativeH1Spectral, RelativeL2
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite loss."""
+
+
+@dataclass(frozen=True)
+class OneCycle:
+    """One-cycle learning-rate schedule (``torch.optim.lr_scheduler.OneCycleLR``) peaking at the
+    optimiser's learning rate: starts at lr/div_factor, rises for pct_start of the run, then anneals
+    to lr/(div_factor·final_div_factor). ``interval="epoch"`` steps once per epoch (as MgNO's
+    code), ``"step"`` once per batch."""
+
+    pct_start: float = 0.2
+    div_factor: float = 2.0
+    final_div_factor: float = 100.0
+    interval: Literal["epoch", "step"] = "epoch"
+
+
+class OperatorModule(L.LightningModule):
+    """Trains ``model`` (an ``opl.models`` grid operator with ``in_channels`` / ``out_channels``)
+    to map input fields to output fields.
+
+    ``loss``: ``rel_h1_spectral`` (MgNO's training loss, with ``h1_k_max`` = 20), ``rel_l2`` or
+    ``rel_h1_fd``. ``optimizer``: any torch optimiser (default Adam, lr 1e-3). ``scheduler``: a
+    ``OneCycle`` schedule or None for a constant learning rate.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: Literal["rel_h1_spectral", "rel_l2", "rel_h1_fd"] = "rel_h1_spectral",
+        h1_k_max: int | None = 20,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        scheduler: OneCycle | None = None,
+    ) -> None:
+        super().__init__()
+        for name in ("in_channels", "out_channels"):
+            if not isinstance(getattr(model, name, None), int):
+                raise ConfigError(
+                    f"model: {type(model).__name__} has no integer attribute {name!r}; "
+                    "OperatorModule needs a grid operator that declares its channels"
+                )
+        self.save_hyperparameters(ignore=["model", "optimizer"])
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler = scheduler
+        self.loss = LOSSES[loss](k_max=h1_k_max) if loss == "rel_h1_spectral" else LOSSES[loss]()
+        self.rel_l2 = RelativeL2()
+        self.rel_h1 = RelativeH1Spectral(k_max=h1_k_max)
+        self.in_normalizer = ChannelNormalizer(model.in_channels)
+        self.out_normalizer = ChannelNormalizer(model.out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Prediction in physical units for inputs ``x`` in physical units."""
+        return self.out_normalizer.decode(self.model(self.in_normalizer.encode(x)))
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        fitted = getattr(datamodule, "in_normalizer", None)
+        if fitted is None:
+            return
+        for mine, theirs, name in (
+            (self.in_normalizer, datamodule.in_normalizer, "in_channels"),
+            (self.out_normalizer, datamodule.out_normalizer, "out_channels"),
+        ):
+            if mine.mean.numel() != theirs.mean.numel():
+                raise ConfigError(
+                    f"model.{name} = {mine.mean.numel()}, but the data has "
+                    f"{theirs.mean.numel()} channels of that kind; set model.{name} to match"
+                )
+            mine.load_state_dict(theirs.state_dict())  # a checkpoint, if resumed, overrides
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        x, y = batch
+        loss = self.loss(self(x), y)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, batch "
+                f"{batch_idx}: lower the learning rate, or check the data with `opl info`"
+            )
+        self.log(
+            "train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=x.shape[0]
+        )
+        return loss
+
+    def validation_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate("val", batch, dataloader_idx)
+
+    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate("test", batch, dataloader_idx)
+
+    def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        return self(batch[0])
+
+    def _evaluate(self, split: str, batch, dataloader_idx: int) -> None:
+        x, y = batch
+        pred = self(x)
+        resolutions = getattr(self.trainer.datamodule, "resolutions", None) or [
+            "x".join(str(n) for n in x.shape[2:])
+        ]
+        where = resolutions[dataloader_idx]
+        metrics = {"rel_l2": self.rel_l2(pred, y), "rel_h1": self.rel_h1(pred, y)}
+        for name, value in metrics.items():
+            self.log(
+                f"{split}/{name}/{where}", value, batch_size=x.shape[0], add_dataloader_idx=False
+            )
+            if dataloader_idx == 0:
+                self.log(
+                    f"{split}/{name}",
+                    value,
+                    batch_size=x.shape[0],
+                    prog_bar=True,
+                    add_dataloader_idx=False,
+                )
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler is None:
+            return optimizer
+        s = self.scheduler
+        if s.interval == "epoch":
+            if not self.trainer.max_epochs or self.trainer.max_epochs < 1:
+                raise ConfigError("scheduler: a per-epoch OneCycle needs trainer.max_epochs")
+            total = self.trainer.max_epochs
+        else:
+            total = int(self.trainer.estimated_stepping_batches)
+        if s.pct_start * total <= 1:
+            raise ConfigError(
+                f"scheduler: OneCycle needs pct_start x steps > 1 to warm up, got "
+                f"{s.pct_start:g} x {total} {s.interval}s; train longer or use interval: step"
+            )
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=[group["lr"] for group in optimizer.param_groups],
+            total_steps=total,
+            pct_start=s.pct_start,
+            div_factor=s.div_factor,
+            final_div_factor=s.final_div_factor,
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": schedule, "interval": s.interval},
+        }

@@ -1,0 +1,172 @@
+"""The Lightning stack: a short fit reduces the loss, checkpoints round-trip, metrics per
+resolution, a diverging run stops with a message, bad configs are refused clearly."""
+
+import math
+
+import lightning as L
+import pytest
+import torch
+import yaml
+
+from data_gen.run import generate, parse_run_config
+from opl.cli import main
+from opl.data import GridDataModule
+from opl.models import MgNO
+from opl.train import OneCycle, OperatorModule, TrainingDiverged
+
+TINY_MGNO = {"in_channels": 1, "out_channels": 1, "channels": 4, "n_layers": 2, "levels": 3}
+
+
+@pytest.fixture(scope="module")
+def darcy_file(tmp_path_factory):
+    mapping = {
+        "generator": {"class_path": "darcy", "init_args": {"resolution": 33}},
+        "n_samples": 24,
+    }
+    path = tmp_path_factory.mktemp("darcy") / "darcy33.h5"
+    return generate(parse_run_config(mapping, "t"), str(path), workers=0, progress=False)
+
+
+def datamodule(path, **kwargs):
+    options = {
+        "train": (0, 16),
+        "val": (16, 20),
+        "test": (20, 24),
+        "batch_size": 4,
+        "eval_subsample": [1, 2],
+        **kwargs,
+    }
+    return GridDataModule(path, **options)
+
+
+def trainer(tmp_path, epochs):
+    return L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+
+
+def test_a_short_fit_reduces_the_loss_and_logs_every_resolution(darcy_file, tmp_path):
+    torch.manual_seed(0)
+    module = OperatorModule(
+        MgNO(**TINY_MGNO), loss="rel_l2", optimizer=lambda p: torch.optim.Adam(p, lr=3e-3)
+    )
+    data = datamodule(darcy_file)
+    fit = trainer(tmp_path, epochs=1)
+    fit.validate(module, datamodule=data, verbose=False)
+    before = fit.callback_metrics["val/rel_l2"].item()
+    fit = trainer(tmp_path, epochs=15)
+    fit.fit(module, datamodule=data)
+    after = fit.callback_metrics["val/rel_l2"].item()
+    assert after < 0.5 * before, (before, after)
+    assert {"val/rel_l2/33x33", "val/rel_l2/17x17", "val/rel_h1/33x33"} <= set(fit.callback_metrics)
+    # the training split's statistics travel with the model
+    torch.testing.assert_close(module.in_normalizer.mean, data.in_normalizer.mean)
+    torch.testing.assert_close(module.out_normalizer.std, data.out_normalizer.std)
+
+
+def test_one_cycle_schedule_follows_its_definition(darcy_file, tmp_path):
+    module = OperatorModule(
+        MgNO(**TINY_MGNO),
+        scheduler=OneCycle(interval="epoch"),
+        optimizer=lambda p: torch.optim.Adam(p, lr=1e-3),
+    )
+    fit = trainer(tmp_path, epochs=10)
+    rates = []
+
+    class Record(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    fit.callbacks.append(Record())
+    fit.fit(module, datamodule=datamodule(darcy_file))
+    assert rates[0] == pytest.approx(1e-3 / 2.0)  # starts at lr / div_factor
+    assert max(rates) == pytest.approx(1e-3, rel=0.05)  # peaks at the optimiser's lr
+    assert rates[-1] < rates[0]  # and anneals below where it started
+    from data_gen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"OneCycle needs pct_start x steps > 1.*0.2 x 5 epochs"):
+        trainer(tmp_path, epochs=5).fit(module, datamodule=datamodule(darcy_file))
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(darcy_file, tmp_path):
+    module = OperatorModule(MgNO(**TINY_MGNO))
+    fit = trainer(tmp_path, epochs=2)
+    data = datamodule(darcy_file)
+    fit.fit(module, datamodule=data)
+    path = tmp_path / "model.ckpt"
+    fit.save_checkpoint(path)
+    restored = OperatorModule.load_from_checkpoint(path, model=MgNO(**TINY_MGNO))
+    x, _ = next(iter(data.test_dataloader()[0]))
+    module.eval()
+    restored.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(restored(x), module(x), rtol=0, atol=0)
+
+
+def test_non_finite_loss_stops_training_naming_epoch_and_batch(darcy_file, tmp_path):
+    model = MgNO(**TINY_MGNO)
+    with torch.no_grad():
+        next(model.parameters()).fill_(math.nan)
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"non-finite training loss \(nan\) at epoch 0, "
+        r"batch 0",
+    ):
+        trainer(tmp_path, epochs=1).fit(OperatorModule(model), datamodule=datamodule(darcy_file))
+
+
+def write_training_config(tmp_path, path, **model_args):
+    config = {
+        "trainer": {
+            "max_epochs": 1,
+            "accelerator": "cpu",
+            "default_root_dir": str(tmp_path),
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_checkpointing": False,
+        },
+        "model": {
+            "class_path": "opl.train.OperatorModule",
+            "init_args": {
+                "model": {"class_path": "opl.models.MgNO", "init_args": {**TINY_MGNO, **model_args}}
+            },
+        },
+        "data": {
+            "class_path": "opl.data.GridDataModule",
+            "init_args": {
+                "path": path,
+                "train": [0, 16],
+                "val": [16, 20],
+                "test": [20, 24],
+                "batch_size": 4,
+            },
+        },
+    }
+    target = tmp_path / "train.yaml"
+    target.write_text(yaml.safe_dump(config))
+    return str(target)
+
+
+def test_opl_fit_runs_from_a_config_and_errors_are_clear(darcy_file, tmp_path, capsys):
+    assert main(["fit", "--config", write_training_config(tmp_path, darcy_file)]) == 0
+    code = main(["fit", "--config", write_training_config(tmp_path, darcy_file, in_channels=3)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "model.in_channels = 3, but the data has 1 channels of that kind" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", write_training_config(tmp_path, darcy_file, chanels=8)])
+    assert exit_info.value.code == 2
+    assert "chanels" in capsys.readouterr().err
+
+
+def test_splits_beyond_the_file_are_refused(darcy_file):
+    from data_gen.errors import OplInputError
+
+    with pytest.raises(OplInputError, match="the splits use samples up to 29, but the file has 24"):
+        GridDataModule(darcy_file, train=(0, 20), val=(20, 30))
