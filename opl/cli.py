@@ -85,6 +85,29 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--config", action="store_true", help="also print the generator config")
     info.set_defaults(run=_info)
 
+    export = sub.add_parser(
+        "export",
+        help="write a trained checkpoint as a bundle (.opl), ONNX or torch.export program",
+        description="Write the operator of a Lightning checkpoint of opl.train.OperatorModule "
+        "as a safe bundle (safetensors + JSON, loaded by opl.load), or a checkpoint or bundle as "
+        "an ONNX model or a torch.export program.",
+    )
+    export.add_argument("source", help="a checkpoint written by opl fit (.ckpt) or a bundle (.opl)")
+    export.add_argument("-o", "--output", required=True, help="output file")
+    export.add_argument(
+        "--format",
+        choices=("bundle", "onnx", "torch-export"),
+        default="bundle",
+        help="bundle (.opl: safetensors + JSON, default), onnx, or torch-export (.pt2)",
+    )
+    export.add_argument(
+        "--shape",
+        type=int,
+        nargs="+",
+        help="grid for onnx / torch-export (default: the training grid)",
+    )
+    export.set_defaults(run=_export)
+
     plot = sub.add_parser("plot", help="draw the fields of one sample of a dataset as a PNG")
     plot.add_argument("file", help="an opl dataset (HDF5)")
     plot.add_argument("--sample", type=int, default=0, help="sample index (default 0)")
@@ -120,4 +143,22 @@ def _plot(args: argparse.Namespace) -> int:
 
     output = args.output or os.path.splitext(args.file)[0] + f"_sample{args.sample}.png"
     print(f"wrote {plot_sample(args.file, args.sample, output)}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from opl.export import bundle_from_checkpoint, export_onnx, export_program, load
+
+    if args.format == "bundle":
+        print(f"wrote {bundle_from_checkpoint(args.source, args.output)}")
+        return 0
+    if args.source.endswith(".opl"):
+        operator = load(args.source)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            operator = load(bundle_from_checkpoint(args.source, os.path.join(tmp, "m.opl")))
+    write = export_onnx if args.format == "onnx" else export_program
+    print(f"wrote {write(operator, args.output, args.shape)}")
     return 0

@@ -41,6 +41,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from opl.models.base import Operator
+
 __all__ = ["MgNO", "MgNOLayer", "Prolongation", "VCycle", "prolongation_kernels_for"]
 
 PADDING_MODES = ("zeros", "circular", "reflect")
@@ -367,7 +369,7 @@ def _per_level(name: str, value: int | Sequence[int], count: int) -> list[int]:
     raise ValueError(f"{name}: expected an integer or a list of integers, got {value!r}")
 
 
-class MgNO(nn.Module):
+class MgNO(Operator):
     r"""Multigrid neural operator: ``n_layers`` :class:`MgNOLayer` then a 1x1 head.
 
     ``x (B, in_channels, *spatial) -> (B, out_channels, *spatial)``; any grid with at least

@@ -3,15 +3,36 @@
 Configs name the LightningModule and the DataModule by ``class_path`` / ``init_args`` (e.g.
 ``opl.train.OperatorModule`` with an ``opl.models`` model inside, and ``opl.data.GridDataModule``);
 every Trainer option works from the config or the command line (``--trainer.max_epochs 5``).
+After ``fit`` the trained operator is also written as a bundle (``opl.export``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
 import lightning as L
 from lightning.pytorch.cli import LightningCLI
+
+
+class OplCLI(LightningCLI):
+    """LightningCLI that, after ``fit``, writes the trained operator as a bundle
+    (``<trainer.default_root_dir>/model.opl``, see ``opl.export``): the best checkpoint's weights
+    when a ModelCheckpoint monitored a metric, else the final ones."""
+
+    def after_fit(self) -> None:
+        from opl.export import bundle_from_checkpoint
+
+        trainer = self.trainer
+        if "model_config" not in self.model.hparams or not trainer.is_global_zero:
+            return
+        output = os.path.join(trainer.default_root_dir, "model.opl")
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        if not best:
+            best = os.path.join(trainer.default_root_dir, "final.ckpt")
+            trainer.save_checkpoint(best)
+        print(f"wrote {bundle_from_checkpoint(best, output)} (from {best})")
 
 
 def run_lightning(argv: list[str]) -> None:
@@ -22,7 +43,7 @@ def run_lightning(argv: list[str]) -> None:
             # a per-epoch OneCycle is deliberate (MgNO's schedule), not the mistake Lightning
             # suspects
             warnings.filterwarnings("ignore", message="A `OneCycleLR` scheduler is using")
-            LightningCLI(
+            OplCLI(
                 L.LightningModule,
                 L.LightningDataModule,
                 subclass_mode_model=True,

@@ -22,6 +22,7 @@ from torch import nn
 from data_gen.errors import ConfigError
 from opl.data.normalize import ChannelNormalizer
 from opl.losses import LOSSES, RelativeH1Spectral, RelativeL2
+from opl.models.base import Operator
 
 
 class TrainingDiverged(RuntimeError):
@@ -66,6 +67,11 @@ class OperatorModule(L.LightningModule):
                     "OperatorModule needs a grid operator that declares its channels"
                 )
         self.save_hyperparameters(ignore=["model", "optimizer"])
+        if isinstance(model, Operator):  # what a bundle needs to build the model again
+            self.hparams["model_config"] = {
+                "class": type(model).__name__,
+                "init_args": model.init_args,
+            }
         self.model = model
         self.optimizer_factory = optimizer
         self.scheduler = scheduler

@@ -170,3 +170,28 @@ def test_splits_beyond_the_file_are_refused(darcy_file):
 
     with pytest.raises(OplInputError, match="the splits use samples up to 29, but the file has 24"):
         GridDataModule(darcy_file, train=(0, 20), val=(20, 30))
+
+
+def test_fit_resumes_from_its_last_checkpoint(darcy_file, tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def run(epochs, ckpt_path=None):
+        checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+        fit = L.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            default_root_dir=tmp_path,
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[checkpoint],
+        )
+        module = OperatorModule(MgNO(**TINY_MGNO))
+        fit.fit(module, datamodule=datamodule(darcy_file), ckpt_path=ckpt_path)
+        return fit
+
+    first = run(2)
+    steps_per_epoch = first.global_step // 2
+    resumed = run(3, ckpt_path=tmp_path / "ckpt" / "last.ckpt")
+    assert resumed.current_epoch == 3
+    assert resumed.global_step == 3 * steps_per_epoch  # continued, not restarted

@@ -1,0 +1,323 @@
+"""Bundles: a trained operator as one safe file, and loading it into simulation code.
+
+A bundle (``.opl``) is a zip archive with two members:
+
+* ``model.safetensors``: the weights of the model and of its input/output normalisers (keys
+  ``model.*``, ``in_normalizer.*``, ``out_normalizer.*``), in the safetensors format -- plain
+  tensors, never a pickle;
+* ``model.json``: ``format_version``, ``opl_version``, the model ``class`` (a name from the
+  allow-list ``opl.models.MODELS``) and its ``init_args``, the ``grid`` it was trained on,
+  the dataset ``provenance`` and the SHA-256 of ``model.safetensors``.
+
+``load(path)`` needs torch and opl only (not Lightning), checks the archive (zip CRCs, the
+weights' hash, the format version, the class) and returns a ``LoadedOperator``: call it on numpy
+arrays or tensors in physical units. ``bundle_from_checkpoint`` turns a Lightning checkpoint of
+``opl.train.OperatorModule`` into a bundle (``opl export``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from data_gen.errors import OplInputError
+from opl.data.normalize import ChannelNormalizer
+from opl.models import MODELS
+from opl.models.base import Operator
+
+BUNDLE_FORMAT = "1.0"
+"""Version of the bundle format; ``load`` refuses bundles of a newer major version."""
+WEIGHTS = "model.safetensors"
+METADATA = "model.json"
+
+
+class BundleError(OplInputError):
+    """A bundle that is unreadable, tampered with, too new, or names a model opl does not have."""
+
+
+class LoadedOperator(nn.Module):
+    """A trained operator in physical units: ``decode(model(encode(x)))``.
+
+    Call it with a tensor or numpy array shaped ``(B, C, *spatial)`` (a batch), ``(C, *spatial)``
+    (one sample) or, for one input channel, ``(*spatial)``; the result has the same kind (numpy
+    in, numpy out) and layout. ``metadata`` is the bundle's JSON. ``.to(device)`` moves it.
+    """
+
+    def __init__(
+        self,
+        model: Operator,
+        in_normalizer: ChannelNormalizer,
+        out_normalizer: ChannelNormalizer,
+        metadata: dict[str, Any],
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.in_normalizer = in_normalizer
+        self.out_normalizer = out_normalizer
+        self.metadata = metadata
+        self.n_dim = int(model.init_args.get("n_dim", len(metadata["grid"]["shape"])))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Batched prediction ``(B, C_in, *spatial) -> (B, C_out, *spatial)``."""
+        return self.out_normalizer.decode(self.model(self.in_normalizer.encode(x)))
+
+    def __call__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        as_numpy = isinstance(x, np.ndarray)
+        tensor = torch.as_tensor(x)
+        parameter = next(self.model.parameters())
+        tensor = tensor.to(device=parameter.device, dtype=parameter.dtype)
+        extra = self.n_dim + 2 - tensor.dim()  # leading dimensions to add: batch, channel
+        if extra not in (0, 1, 2) or (extra == 2 and self.model.in_channels != 1):
+            raise ValueError(
+                f"input: expected (B, {self.model.in_channels}, *spatial), "
+                f"({self.model.in_channels}, *spatial)"
+                + (" or (*spatial)" if self.model.in_channels == 1 else "")
+                + f" with {self.n_dim} spatial dimensions, got shape {tuple(tensor.shape)}"
+            )
+        for _ in range(extra):
+            tensor = tensor.unsqueeze(0)
+        if tensor.shape[1] != self.model.in_channels:
+            raise ValueError(
+                f"input: expected {self.model.in_channels} channels, got {tensor.shape[1]} "
+                f"(shape {tuple(tensor.shape)})"
+            )
+        with torch.no_grad():
+            out = super().__call__(tensor)
+        if extra >= 1:  # one sample: drop the batch dimension added above
+            out = out[0]
+        if extra == 2 and out.shape[0] == 1:  # and the channel dimension, for one output channel
+            out = out[0]
+        return out.cpu().numpy() if as_numpy else out
+
+
+def write_bundle(
+    path: str | os.PathLike,
+    model: Operator,
+    in_normalizer: ChannelNormalizer,
+    out_normalizer: ChannelNormalizer,
+    grid: dict[str, Any],
+    provenance: dict[str, Any],
+) -> str:
+    """Write a bundle of ``model`` and its normalisers to ``path``; return the path."""
+    name = type(model).__name__
+    if MODELS.get(name) is not type(model):
+        raise BundleError(f"model: {name} is not in opl.models' allow-list ({', '.join(MODELS)})")
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"in_normalizer.{k}": v for k, v in in_normalizer.state_dict().items()})
+    tensors.update({f"out_normalizer.{k}": v for k, v in out_normalizer.state_dict().items()})
+    weights = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+    metadata = {
+        "format_version": BUNDLE_FORMAT,
+        "opl_version": _opl_version(),
+        "class": name,
+        "init_args": model.init_args,
+        "grid": grid,
+        "provenance": provenance,
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+    }
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA, json.dumps(metadata, indent=2))
+        archive.writestr(WEIGHTS, weights)
+    os.replace(tmp, path)
+    return path
+
+
+def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedOperator:
+    """The operator of the bundle at ``path`` (see the module docstring), in eval mode."""
+    path = os.fspath(path)
+    metadata, weights = _read(path)
+    version = str(metadata.get("format_version", "?"))
+    if version.split(".")[0] != BUNDLE_FORMAT.split(".")[0]:
+        raise BundleError(
+            f"{path}: bundle format {version} is not readable by this opl (it reads "
+            f"{BUNDLE_FORMAT.split('.')[0]}.x); upgrade opl"
+        )
+    name = metadata.get("class")
+    if name not in MODELS:
+        raise BundleError(
+            f"{path}: model class {name!r} is not in opl.models' allow-list "
+            f"({', '.join(MODELS)}); refusing to build it"
+        )
+    try:
+        model = MODELS[name](**metadata["init_args"])
+    except (TypeError, ValueError) as err:
+        raise BundleError(f"{path}: cannot build {name} from its init_args ({err})") from None
+    tensors = load_safetensors(weights)
+    in_norm = ChannelNormalizer(model.in_channels)
+    out_norm = ChannelNormalizer(model.out_channels)
+    try:
+        for prefix, module in (
+            ("model.", model),
+            ("in_normalizer.", in_norm),
+            ("out_normalizer.", out_norm),
+        ):
+            part = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            module.load_state_dict(part, strict=True)
+    except RuntimeError as err:
+        raise BundleError(
+            f"{path}: weights do not fit {name} ({' '.join(str(err).split())[:300]})"
+        ) from None
+    return LoadedOperator(model, in_norm, out_norm, metadata).to(device).eval()
+
+
+class ExportUnsupported(OplInputError):
+    """A model that cannot be written in the requested exchange format."""
+
+
+def export_onnx(
+    operator: LoadedOperator, path: str | os.PathLike, shape: list[int] | None = None
+) -> str:
+    """Write ``operator`` (normalisation included) as an ONNX model with a dynamic batch size.
+
+    ``shape`` is the spatial grid (default: the one it was trained on); the ONNX graph has input
+    ``x`` ``(batch, C_in, *shape)`` and output ``y`` ``(batch, C_out, *shape)``.
+    """
+    example = _example(operator, shape)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    try:
+        program = torch.onnx.export(
+            operator.cpu(),
+            (example,),
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_shapes={"x": {0: batch}},
+            dynamo=True,
+        )
+    except Exception as err:  # the exporter raises many types; say which model and why
+        raise ExportUnsupported(
+            f"{operator.metadata['class']} cannot be exported to ONNX: "
+            f"{' '.join(str(err).split())[:400]}"
+        ) from None
+    path = os.fspath(path)
+    program.save(path)
+    return path
+
+
+def export_program(
+    operator: LoadedOperator, path: str | os.PathLike, shape: list[int] | None = None
+) -> str:
+    """Write ``operator`` as a ``torch.export`` program (``.pt2``, dynamic batch size), loadable
+    with ``torch.export.load`` and compilable ahead of time (AOTInductor) for C++ callers."""
+    example = _example(operator, shape)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    try:
+        program = torch.export.export(operator.cpu(), (example,), dynamic_shapes={"x": {0: batch}})
+    except Exception as err:
+        raise ExportUnsupported(
+            f"{operator.metadata['class']} cannot be captured by torch.export: "
+            f"{' '.join(str(err).split())[:400]}"
+        ) from None
+    path = os.fspath(path)
+    torch.export.save(program, path)
+    return path
+
+
+def _example(operator: LoadedOperator, shape: list[int] | None) -> torch.Tensor:
+    shape = list(shape or operator.metadata.get("grid", {}).get("shape") or [])
+    if len(shape) != operator.n_dim:
+        raise ExportUnsupported(
+            f"shape: expected {operator.n_dim} grid sizes (the bundle records none), got {shape}"
+        )
+    return torch.zeros(2, operator.model.in_channels, *shape)
+
+
+def bundle_from_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike) -> str:
+    """Write the bundle of a Lightning checkpoint of ``opl.train.OperatorModule``.
+
+    The checkpoint is the user's own training output and is read with ``torch.load`` (a pickle);
+    the bundle written from it holds no pickle.
+    """
+    checkpoint = os.fspath(checkpoint)
+    if not os.path.exists(checkpoint):
+        raise BundleError(f"{checkpoint}: no such checkpoint")
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many types for files that are not checkpoints
+        raise BundleError(f"{checkpoint}: not a readable checkpoint ({err})") from None
+    config = state.get("hyper_parameters", {}).get("model_config")
+    if config is None or config.get("class") not in MODELS:
+        raise BundleError(
+            f"{checkpoint}: not a checkpoint of opl.train.OperatorModule with an opl.models "
+            "model (no model_config in its hyper_parameters)"
+        )
+    model = MODELS[config["class"]](**config["init_args"])
+    weights = state["state_dict"]
+    model.load_state_dict({k[6:]: v for k, v in weights.items() if k.startswith("model.")})
+    in_norm = ChannelNormalizer(model.in_channels)
+    out_norm = ChannelNormalizer(model.out_channels)
+    for prefix, module in (("in_normalizer.", in_norm), ("out_normalizer.", out_norm)):
+        module.load_state_dict(
+            {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+        )
+    data = state.get("datamodule_hyper_parameters", {})
+    return write_bundle(output, model, in_norm, out_norm, *_describe(data, checkpoint))
+
+
+def _describe(data: dict[str, Any], checkpoint: str) -> tuple[dict, dict]:
+    """The grid and provenance of a model trained on the data module ``data`` (hparams)."""
+    provenance: dict[str, Any] = {"checkpoint": os.path.basename(checkpoint)}
+    grid: dict[str, Any] = {}
+    path = data.get("path")
+    if path:
+        provenance.update(
+            {
+                "dataset": os.path.basename(path),
+                "train": list(data.get("train", [])),
+                "inputs": data.get("inputs"),
+                "outputs": data.get("outputs"),
+            }
+        )
+        subsample = int(data.get("subsample", 1))
+        grid["subsample"] = subsample
+        if os.path.exists(path):
+            from opl.data.dataset_file import DatasetFile
+            from opl.data.grid_dataset import SPATIAL_DIMS
+
+            with DatasetFile(path) as ds:
+                for key in ("pde", "equation", "domain", "boundary_conditions", "generator"):
+                    if key in ds.attrs:
+                        provenance[key] = ds.attrs[key]
+                provenance["generator_config"] = ds.attrs.get("generator_config")
+                dims = [d for d in ds.dims() if d in SPATIAL_DIMS]
+                grid["coordinates"] = {d: ds.coordinate(d)[::subsample].tolist() for d in dims}
+                grid["shape"] = [len(v) for v in grid["coordinates"].values()]
+    return grid, provenance
+
+
+def _read(path: str) -> tuple[dict[str, Any], bytes]:
+    """The JSON and the weights of a bundle, checked (zip CRCs and the weights' SHA-256)."""
+    if not os.path.exists(path):
+        raise BundleError(f"{path}: no such bundle")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if {METADATA, WEIGHTS} - names:
+                raise BundleError(f"{path}: not an opl bundle (expected {METADATA} and {WEIGHTS})")
+            metadata = json.loads(archive.read(METADATA))
+            weights = archive.read(WEIGHTS)
+    except (zipfile.BadZipFile, EOFError, json.JSONDecodeError, zipfile.LargeZipFile) as err:
+        raise BundleError(f"{path}: corrupt or truncated bundle ({err})") from None
+    if hashlib.sha256(weights).hexdigest() != metadata.get("weights_sha256"):
+        raise BundleError(f"{path}: the weights do not match their recorded SHA-256 (tampered?)")
+    return metadata, weights
+
+
+def _opl_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("opl")
+    except PackageNotFoundError:
+        return "unknown"

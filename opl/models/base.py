@@ -1,0 +1,45 @@
+"""What every model of ``opl.models`` shares: it remembers the arguments it was built with.
+
+``Operator`` subclasses record their constructor's keyword arguments (defaults filled in) in
+``init_args``, JSON-ready, so that a trained model can be written as weights plus JSON and built
+again without pickles (``opl.export``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+
+class Operator(nn.Module):
+    """Base class of ``opl.models``: ``init_args`` holds the arguments of ``__init__``."""
+
+    init_args: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__init__
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            if type(self) is cls:  # the most derived class records its own arguments
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                self.init_args = {
+                    name: _plain(value) for name, value in bound.arguments.items() if name != "self"
+                }
+
+        cls.__init__ = recording_init
+
+
+def _plain(value: Any) -> Any:
+    """Tuples (and other sequences) as lists, so ``init_args`` round-trips through JSON."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,164 @@
+"""Bundles: round trip, calls on numpy and tensors, loading without Lightning, and refusals."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+import opl
+from data_gen.run import generate, parse_run_config
+from opl.cli import main
+from opl.data import GridDataModule
+from opl.export import BundleError, bundle_from_checkpoint, load
+from opl.models import MgNO
+from opl.train import OperatorModule
+
+TINY = {"channels": 4, "n_layers": 2, "levels": 3}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(module, datamodule, checkpoint, bundle) of a tiny MgNO trained one epoch on Darcy 33²."""
+    root = tmp_path_factory.mktemp("export")
+    mapping = {
+        "generator": {"class_path": "darcy", "init_args": {"resolution": 33}},
+        "n_samples": 12,
+    }
+    path = generate(parse_run_config(mapping, "t"), str(root / "d.h5"), workers=0, progress=False)
+    data = GridDataModule(path, train=(0, 8), val=(8, 10), test=(10, 12), batch_size=4)
+    module = OperatorModule(MgNO(**TINY))
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, datamodule=data)
+    checkpoint = root / "m.ckpt"
+    trainer.save_checkpoint(checkpoint)
+    bundle = bundle_from_checkpoint(checkpoint, root / "m.opl")
+    return module.eval(), data, checkpoint, bundle
+
+
+def test_round_trip_gives_identical_outputs_on_tensors_and_numpy(trained):
+    module, data, _, bundle = trained
+    op = opl.load(bundle)
+    x, _ = next(iter(data.test_dataloader()[0]))
+    with torch.no_grad():
+        expected = module(x)
+    torch.testing.assert_close(op(x), expected, rtol=0, atol=0)  # a batch
+    with torch.no_grad():
+        expected_one = module(x[:1])[0]  # batch 1 may take another float32 conv path than 4
+    single = op(x[0].numpy())  # (C, H, W) numpy -> (C, H, W) numpy
+    assert isinstance(single, np.ndarray) and single.shape == (1, 33, 33)
+    np.testing.assert_array_equal(single, expected_one.numpy())
+    field = op(x[0, 0].numpy())  # one input channel: (H, W) -> (H, W)
+    np.testing.assert_array_equal(field, expected_one[0].numpy())
+    assert op.to("cpu") is op
+    with pytest.raises(ValueError, match=r"input: expected \(B, 1, \*spatial\)"):
+        op(np.zeros((2, 2, 2, 33, 33)))
+
+
+def test_bundle_records_what_the_model_is_and_where_it_came_from(trained):
+    *_, bundle = trained
+    meta = load(bundle).metadata
+    assert meta["class"] == "MgNO" and meta["init_args"]["channels"] == 4
+    assert meta["grid"]["shape"] == [33, 33]
+    assert meta["provenance"]["pde"] == "darcy"
+    assert "resolution: 33" in meta["provenance"]["generator_config"]
+
+
+def test_loading_needs_no_lightning(trained):
+    *_, bundle = trained
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in ('lightning', 'pytorch_lightning'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import numpy as np, opl\n"
+        f"op = opl.load({str(bundle)!r})\n"
+        "print(op(np.ones((33, 33), dtype=np.float32)).shape)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(33, 33)"
+
+
+def _rewrite(bundle, target, edit_json=None, edit_weights=None):
+    with zipfile.ZipFile(bundle) as archive:
+        meta = json.loads(archive.read("model.json"))
+        weights = archive.read("model.safetensors")
+    if edit_json:
+        edit_json(meta)
+    if edit_weights:
+        weights = edit_weights(weights)
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr("model.json", json.dumps(meta))
+        archive.writestr("model.safetensors", weights)
+    return target
+
+
+def test_refusals(trained, tmp_path):
+    *_, bundle = trained
+    foreign = _rewrite(
+        bundle, tmp_path / "a.opl", edit_json=lambda m: m.update({"class": "os.system"})
+    )
+    with pytest.raises(
+        BundleError, match="model class 'os.system' is not in opl.models' allow-list"
+    ):
+        load(foreign)
+    newer = _rewrite(
+        bundle, tmp_path / "b.opl", edit_json=lambda m: m.update({"format_version": "2.0"})
+    )
+    with pytest.raises(BundleError, match="bundle format 2.0 is not readable by this opl"):
+        load(newer)
+    tampered = _rewrite(bundle, tmp_path / "c.opl", edit_weights=lambda w: w[:-8] + bytes(8))
+    with pytest.raises(BundleError, match="do not match their recorded SHA-256"):
+        load(tampered)
+    data = open(bundle, "rb").read()
+    truncated = tmp_path / "d.opl"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="corrupt or truncated bundle"):
+        load(truncated)
+    with pytest.raises(BundleError, match="no such bundle"):
+        load(tmp_path / "missing.opl")
+
+
+def test_opl_export_command(trained, tmp_path, capsys):
+    _, _, checkpoint, bundle = trained
+    out = tmp_path / "cli.opl"
+    assert main(["export", str(checkpoint), "-o", str(out)]) == 0
+    assert load(out).metadata["weights_sha256"] == load(bundle).metadata["weights_sha256"]
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "nope.ckpt"), "-o", str(out)]) == 2
+    assert "nope.ckpt: no such checkpoint" in capsys.readouterr().err
+
+
+def test_onnx_and_torch_export_match_torch(trained, tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    from opl.export import ExportUnsupported, export_program
+
+    *_, bundle = trained
+    op = load(bundle)
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(bundle), "-o", str(onnx_path), "--format", "onnx"]) == 0
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).uniform(3, 12, size=(5, 1, 33, 33)).astype(np.float32)
+    got = session.run(None, {"x": x})[0]  # a batch of 5: the batch dimension is dynamic
+    expected = op(torch.from_numpy(x)).numpy()
+    # float32 kernels of two runtimes: agreement to 1e-5 of the output scale
+    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
+    program = torch.export.load(export_program(op, tmp_path / "m.pt2"))
+    torch.testing.assert_close(
+        program.module()(torch.from_numpy(x)), torch.from_numpy(expected), rtol=1e-6, atol=1e-7
+    )
+    with pytest.raises(ExportUnsupported, match="shape: expected 2 grid sizes"):
+        export_program(op, tmp_path / "bad.pt2", shape=[33])
