@@ -100,6 +100,29 @@ class OperatorModule(L.LightningModule):
                     f"{theirs.mean.numel()} channels of that kind; set model.{name} to match"
                 )
             mine.load_state_dict(theirs.state_dict())  # a checkpoint, if resumed, overrides
+        self._check_grids(datamodule)
+
+    def _check_grids(self, datamodule) -> None:
+        """Run one zero sample through the model at every grid the data module will use, so a
+        grid the model cannot take is refused now, not after an epoch of training."""
+        shapes = {
+            tuple(x.shape[2:])
+            for split in getattr(datamodule, "data", {}).values()
+            for x, _ in split.values()
+        }
+        parameter = next(self.model.parameters())
+        for shape in sorted(shapes):
+            probe = torch.zeros(
+                1, self.model.in_channels, *shape, device=parameter.device, dtype=parameter.dtype
+            )
+            try:
+                with torch.no_grad():
+                    self.model(probe)
+            except ValueError as err:
+                grid = "x".join(map(str, shape))
+                raise ConfigError(
+                    f"data: the model cannot run on the {grid} grid ({err})"
+                ) from None
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         x, y = batch

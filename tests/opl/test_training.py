@@ -195,3 +195,12 @@ def test_fit_resumes_from_its_last_checkpoint(darcy_file, tmp_path):
     resumed = run(3, ckpt_path=tmp_path / "ckpt" / "last.ckpt")
     assert resumed.current_epoch == 3
     assert resumed.global_step == 3 * steps_per_epoch  # continued, not restarted
+
+
+def test_a_grid_the_model_cannot_take_is_refused_before_training(darcy_file, tmp_path):
+    from data_gen.errors import ConfigError
+
+    module = OperatorModule(MgNO(**{**TINY_MGNO, "levels": 5}))  # needs >= 17 points per side
+    data = datamodule(darcy_file, eval_subsample=[1, 4])  # 33² and 9²
+    with pytest.raises(ConfigError, match="data: the model cannot run on the 9x9 grid"):
+        trainer(tmp_path, epochs=1).fit(module, datamodule=data)

@@ -1,0 +1,630 @@
+"""Accuracy of MgNO against an FNO baseline on opl's Darcy data, trained side by side in one run.
+
+What is measured, and how:
+
+* **Data**: the default ``darcy`` generator (piecewise-constant coefficient a = 12 / 3 where the
+  Gaussian random field is >= 0 / < 0, f = 1, u = 0 on the boundary) at 127² nodes, seed 0,
+  written by ``data_gen.run.generate`` to ``--out`` (reused on later runs; ``--data FILE`` uses an
+  existing file instead). Samples 0-999 train, 1000-1099 validate, 1100-1199 test. Training,
+  validation and the main test figures use every 2nd node (127 -> **64²**); the test is repeated
+  at every 3rd node (**43²**, the whole square on a coarser grid) and every 4th (**32²**, every
+  2nd point of the training grid) to show how the trained models depend on the discretisation.
+* **Models**: ``opl.models.MgNO()`` (the official Darcy configuration: 4 layers, 24 channels,
+  6 levels, prolongation kernel 4) and ``neuralop.models.FNO(n_modes=(24, 22),
+  hidden_channels=32, in_channels=1, out_channels=1)`` (4 layers). neuralop counts ``n_modes``
+  as *all* modes kept along an axis (24 -> wavenumbers -12..11, and 22 -> 0..11 along the last,
+  rfft, axis): 24 x 12 modes per channel pair, the FNO paper's Darcy model (modes = 12, width
+  32). neuralop is an optional dependency: without it the FNO row says so and MgNO still runs.
+* **Training**, the same for both: ``opl.train.OperatorModule`` (per-channel Gaussian
+  normalisation of inputs and outputs, loss = relative spectral H1 with |k| < 20, MgNO's loss),
+  Adam (MgNO: lr 5e-4, FNO: lr 1e-3, weight decay 1e-4 for both, as in their papers), a
+  one-cycle schedule stepped per epoch (div 2, final div 100, 20 % warm-up), batch 8,
+  ``--epochs`` epochs, seed 0 (``lightning.seed_everything`` before the model is built),
+  ``lightning.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)``. ``--quick``
+  steps the schedule per batch instead, as a per-epoch one-cycle needs more than 5 epochs.
+* **Reported per model**: parameters (real numbers: a complex weight counts twice; the FNO's
+  spectral weights are complex); epochs; seconds per epoch of training only (wall clock from the
+  start of an epoch to its end, minus the validation run inside it; mean over epochs); memory:
+  each model trains in a fresh process (multiprocessing, spawn), which reports its peak resident
+  set after its imports, after loading the data, and at the end of training, so the table shows
+  what training itself adds. The peak is ``VmHWM`` of ``/proc/self/status``: on Linux
+  ``getrusage(RUSAGE_SELF).ru_maxrss`` of a spawned child starts at the *parent's* peak (the
+  high-water mark survives fork and exec), so it would not measure the child alone
+  (``ru_maxrss`` is the fallback where ``/proc`` is missing). The peak after loading includes
+  ``GridDataModule`` reading each split at 127² before subsampling it, so a training whose own
+  peak stays below that transient adds 0 MB here. Test relative L2 and relative H1
+  (spectral, |k| < 20; mean over the 100 test samples of ``||pred - u|| / ||u||``) of the model
+  after the **last** epoch (no checkpoint selection), at 64², 43² and 32² (a grid a model rejects,
+  as ``MgNO()`` with 6 levels rejects 32², is reported with its message); and the validation
+  relative L2 at 64² after every epoch (for the figure). Caveat: neuraloperator 2.0's
+  ``SpectralConv`` undoes its ``fftshift`` with a second ``fftshift`` instead of ``ifftshift``
+  (``neuralop/layers/spectral_convolution.py``, line 516), which shifts the kept spectrum by one
+  row on grids with an odd number of points: the FNO's figures at 43² measure that bug, not
+  discretisation dependence.
+
+The Markdown report (machine, software, date, command, table, the papers' reference numbers) goes
+to stdout and optionally to ``--markdown FILE``; progress lines go to stderr. The figure
+(``--plot``) shows the validation curves and test sample 0: a, u, each model's prediction and
+error. ``--quick`` (48 samples, 2 epochs) is a smoke run of under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import importlib.metadata
+import importlib.util
+import multiprocessing
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from data_gen.run import generate, parse_run_config
+from data_gen.writer import software_versions
+from opl.data.dataset_file import DatasetFile
+from opl.data.grid_datamodule import GridDataModule
+from opl.models import MgNO
+from opl.train.operator_module import OneCycle, OperatorModule
+
+SEED = 0
+RESOLUTION = 127
+"""Nodes per side of the generated data."""
+TRAIN_STRIDE = 2
+"""Training, validation and the main test run at every 2nd node: 127 -> 64."""
+TEST_STRIDES = (2, 3, 4)
+"""The test runs at every 2nd, 3rd and 4th node: 127 -> 64, 43 and 32 (32 is every 2nd point of
+the training grid; 43 is the coarsest grid that still spans the whole square)."""
+BATCH_SIZE = 8
+WEIGHT_DECAY = 1e-4
+LEARNING_RATES = {"MgNO": 5e-4, "FNO": 1e-3}
+"""Adam's peak learning rate per model, as in the MgNO and FNO papers."""
+FULL = {"epochs": 20, "n_train": 1000, "n_val": 100, "n_test": 100}
+"""Defaults of a full run (epochs chosen so that the whole run fits in 15 minutes on 2 cores)."""
+QUICK = {"epochs": 2, "n_train": 32, "n_val": 8, "n_test": 8}
+"""Defaults of a ``--quick`` smoke run."""
+DEFAULT_DATA = {False: "data/bench_darcy_127.h5", True: "data/bench_darcy_127_quick.h5"}
+DEFAULT_PLOT = "benchmarks/accuracy_darcy64.png"
+PAPER_ROWS = [
+    ["MgNO (paper)", "Darcy smooth 211², 1000 / 100", "0.57 M", "500", "–", "0.176", "0.576"],
+    ["MgNO (paper)", "Darcy rough 256², 1280 / 112", "0.57 M", "500", "6.6 A100", "0.339", "1.380"],
+    ["FNO (FNO paper)", "Darcy 85², 1000 / 100", "–", "–", "–", "1.08", "–"],
+]
+"""Reference numbers quoted from the papers (METHODS.md §1), not measured here."""
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a training process needs to know (picklable)."""
+
+    data: str
+    epochs: int
+    n_train: int
+    n_val: int
+    n_test: int
+    fno_modes: tuple[int, int]
+    schedule_interval: str
+
+
+@dataclass
+class Result:
+    """The measurements of one model, returned by its training process."""
+
+    name: str
+    parameters: int
+    epochs: int
+    epoch_seconds: list[float]
+    val_rel_l2: list[float]
+    rss_imports_mb: float
+    rss_data_mb: float
+    rss_peak_mb: float
+    test: dict[str, tuple[float, float]]
+    """Resolution name (``"64x64"``) -> (relative L2, relative H1) on the test split."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """Resolution name -> why the model cannot be evaluated there."""
+    sample: dict[str, np.ndarray] = field(default_factory=dict)
+    """Test sample 0 at the training resolution: ``a``, ``u`` and ``pred``."""
+    total_seconds: float = 0.0
+
+
+class ChannelsFNO(nn.Module):
+    """neuralop's FNO with the integer ``in_channels`` / ``out_channels`` OperatorModule reads."""
+
+    def __init__(self, modes: tuple[int, int], width: int = 32) -> None:
+        super().__init__()
+        from neuralop.models import FNO
+
+        self.in_channels = 1
+        self.out_channels = 1
+        self.fno = FNO(n_modes=modes, hidden_channels=width, in_channels=1, out_channels=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fno(x)
+
+
+class EpochRecorder(L.Callback):
+    """Training seconds per epoch (validation excluded) and the validation L2 after each epoch."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.epoch_seconds: list[float] = []
+        self.val_rel_l2: list[float] = []
+        self._start = 0.0
+        self._val_start = 0.0
+        self._val_seconds = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+        self._val_seconds = 0.0
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._val_seconds += time.perf_counter() - self._val_start
+        self.val_rel_l2.append(float(trainer.callback_metrics["val/rel_l2"]))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        seconds = time.perf_counter() - self._start - self._val_seconds
+        self.epoch_seconds.append(seconds)
+        loss = float(trainer.callback_metrics["train/loss"])
+        val = self.val_rel_l2[-1] if self.val_rel_l2 else float("nan")
+        log(
+            f"{self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: train H1 "
+            f"{loss:.4g}, val L2 {val:.4g}, {seconds:.1f} s"
+        )
+
+
+def log(message: str) -> None:
+    """A progress line on stderr."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far in MB (``VmHWM``; see the module docstring)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Real numbers among the parameters: a complex entry counts twice."""
+    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+
+
+def build_model(name: str, settings: Settings) -> nn.Module:
+    """The network ``name`` ("MgNO" or "FNO")."""
+    if name == "MgNO":
+        return MgNO()
+    return ChannelsFNO(settings.fno_modes)
+
+
+def data_module(settings: Settings, eval_strides: list[int]) -> GridDataModule:
+    """Train / validation / test splits of the data file, trained at stride 2, evaluated at
+    ``eval_strides``."""
+    n_train, n_val, n_test = settings.n_train, settings.n_val, settings.n_test
+    return GridDataModule(
+        settings.data,
+        train=(0, n_train),
+        val=(n_train, n_train + n_val),
+        test=(n_train + n_val, n_train + n_val + n_test),
+        subsample=TRAIN_STRIDE,
+        eval_subsample=eval_strides,
+        batch_size=BATCH_SIZE,
+    )
+
+
+def make_trainer(epochs: int, callbacks: list[L.Callback]) -> L.Trainer:
+    """The CPU trainer both models use."""
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        max_epochs=epochs,
+        callbacks=callbacks,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+
+
+def refusals(module: OperatorModule, path: str) -> dict[int, tuple[str, str]]:
+    """Test strides whose grid the model rejects (ValueError on a zero input): stride -> (grid
+    name, the model's message)."""
+    with DatasetFile(path) as ds:
+        dims = ds.dims()
+    full = [dims["x"], dims["y"]]
+    refused = {}
+    for stride in TEST_STRIDES:
+        grid = [len(range(0, n, stride)) for n in full]
+        try:
+            with torch.no_grad():
+                module.model(torch.zeros(1, module.model.in_channels, *grid))
+        except ValueError as err:
+            refused[stride] = ("x".join(map(str, grid)), str(err))
+    return refused
+
+
+def test_errors(trainer: L.Trainer, module: OperatorModule, dm: GridDataModule) -> dict:
+    """Relative L2 and H1 on the test split at each of ``dm``'s evaluation resolutions."""
+    outputs = trainer.test(module, datamodule=dm, verbose=False)
+    merged = {k: v for per_loader in outputs for k, v in per_loader.items()}
+    return {
+        where: (merged[f"test/rel_l2/{where}"], merged[f"test/rel_h1/{where}"])
+        for where in dm.resolutions
+    }
+
+
+def test_sample(module: OperatorModule, dm: GridDataModule) -> dict[str, np.ndarray]:
+    """Test sample 0 at the training resolution and the model's prediction of it."""
+    x, y = dm.data["test"][TRAIN_STRIDE]
+    module.eval()
+    with torch.no_grad():
+        pred = module(x[:1])
+    return {"a": x[0, 0].numpy(), "u": y[0, 0].numpy(), "pred": pred[0, 0].numpy()}
+
+
+def train_model(name: str, settings: Settings) -> Result:
+    """Train ``name`` in this (fresh) process and measure it; see the module docstring."""
+    start = time.perf_counter()
+    torch.set_num_threads(os.cpu_count() or 1)
+    warnings.filterwarnings("ignore", message="A `OneCycleLR` scheduler is using")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    if name == "FNO":
+        import neuralop.models  # noqa: F401  (counted with the imports)
+    rss_imports = peak_rss_mb()
+    dm = data_module(settings, [TRAIN_STRIDE])
+    dm.setup("fit")
+    rss_data = peak_rss_mb()
+    L.seed_everything(SEED, verbose=False)
+    model = build_model(name, settings)
+    module = OperatorModule(
+        model,
+        loss="rel_h1_spectral",
+        h1_k_max=20,
+        optimizer=functools.partial(
+            torch.optim.Adam, lr=LEARNING_RATES[name], weight_decay=WEIGHT_DECAY
+        ),
+        scheduler=OneCycle(
+            pct_start=0.2,
+            div_factor=2.0,
+            final_div_factor=100.0,
+            interval=settings.schedule_interval,
+        ),
+    )
+    recorder = EpochRecorder(name)
+    log(f"{name}: {count_parameters(model):,} parameters; training {settings.epochs} epochs")
+    trainer = make_trainer(settings.epochs, [recorder])
+    trainer.fit(module, datamodule=dm)
+    rss_peak = peak_rss_mb()
+    refused = refusals(module, settings.data)
+    test_dm = data_module(settings, [s for s in TEST_STRIDES if s not in refused])
+    errors = test_errors(trainer, module, test_dm)
+    return Result(
+        name=name,
+        parameters=count_parameters(model),
+        epochs=trainer.current_epoch,
+        epoch_seconds=recorder.epoch_seconds,
+        val_rel_l2=recorder.val_rel_l2,
+        rss_imports_mb=rss_imports,
+        rss_data_mb=rss_data,
+        rss_peak_mb=rss_peak,
+        test=errors,
+        refused=dict(refused.values()),
+        sample=test_sample(module, dm),
+        total_seconds=time.perf_counter() - start,
+    )
+
+
+def train_in_fresh_process(name: str, settings: Settings) -> Result:
+    """``train_model`` in a new spawned process, so that its memory peak is its own."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(train_model, name, settings).result()
+
+
+def ensure_data(path: str, n_samples: int) -> float:
+    """Generate the Darcy file at ``path`` unless it is complete already; returns the seconds."""
+    mapping = {
+        "generator": {"class_path": "darcy", "init_args": {"resolution": RESOLUTION}},
+        "n_samples": n_samples,
+        "seed": SEED,
+    }
+    config = parse_run_config(mapping, "benchmarks/accuracy.py")
+    start = time.perf_counter()
+    generate(config, path, workers=None, progress=False)
+    seconds = time.perf_counter() - start
+    log(f"data: {path} ({n_samples} samples at {RESOLUTION}²) ready in {seconds:.1f} s")
+    return seconds
+
+
+def neuralop_available() -> bool:
+    return importlib.util.find_spec("neuralop") is not None
+
+
+def sci(value: float) -> str:
+    """``value`` in units of 1e-2, as the papers quote errors."""
+    return f"{value * 100:.3f}"
+
+
+def markdown_rows(rows: list[list[str]]) -> list[str]:
+    """``rows[0]`` as the header of a Markdown table, the others as its rows."""
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows[1:]]
+
+
+def grid_label(where: str) -> str:
+    """``"64x64"`` -> ``"64²"``."""
+    sizes = where.split("x")
+    return f"{sizes[0]}²" if len(set(sizes)) == 1 else where
+
+
+def main_table(results: list[Result], skipped: list[str], settings: Settings) -> list[str]:
+    """Measured rows, skipped models, then the papers' reference rows."""
+    fine = grid_label(next(iter(results[0].test)))
+    rows = [
+        [
+            "Model",
+            "Data (train / test samples)",
+            "Parameters",
+            "Epochs",
+            "s / epoch (training only)",
+            "Peak RSS MB: imports / +data / end of training",
+            "Training adds (MB)",
+            "Test rel. L2 (×10⁻²)",
+            "Test rel. H1 (×10⁻²)",
+        ]
+    ]
+    for r in results:
+        l2, h1 = next(iter(r.test.values()))
+        rows.append(
+            [
+                f"{r.name} (measured)",
+                f"opl Darcy {fine}, {settings.n_train} / {settings.n_test}",
+                f"{r.parameters:,}",
+                str(r.epochs),
+                f"{np.mean(r.epoch_seconds):.1f}",
+                f"{r.rss_imports_mb:.0f} / {r.rss_data_mb:.0f} / {r.rss_peak_mb:.0f}",
+                f"{r.rss_peak_mb - r.rss_data_mb:.0f}",
+                sci(l2),
+                sci(h1),
+            ]
+        )
+    rows += [[name, f"not run: {skipped_reason()}", *["–"] * 7] for name in skipped]
+    rows += [[*row[:5], "not measured here", "–", row[5], row[6]] for row in PAPER_ROWS]
+    return markdown_rows(rows)
+
+
+def grid_table(results: list[Result]) -> list[str]:
+    """Test errors of each trained model on every test grid (trained at the first one)."""
+    grids = list(dict.fromkeys(g for r in results for g in [*r.test, *r.refused]))
+    grids.sort(key=lambda g: -int(g.split("x")[0]))
+    header = ["Model (trained at " + grid_label(grids[0]) + ")"]
+    for g in grids:
+        header += [f"L2 at {grid_label(g)} (×10⁻²)", f"H1 at {grid_label(g)} (×10⁻²)"]
+    rows, notes = [header], []
+    for r in results:
+        cells = [r.name]
+        for g in grids:
+            if g in r.test:
+                cells += [sci(v) for v in r.test[g]]
+            else:
+                cells += ["refused", "refused"]
+                notes.append(f"- {r.name} at {grid_label(g)}: {r.refused.get(g, 'not run')}")
+        rows.append(cells)
+    return markdown_rows(rows) + ([""] + notes if notes else [])
+
+
+def skipped_reason() -> str:
+    return "neuralop is not installed (`pip install neuraloperator`)"
+
+
+def plot(results: list[Result], path: str) -> None:
+    """Validation L2 per epoch (log scale) and test sample 0 with each model's prediction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(16, 7.5), layout="constrained")
+    grid = fig.add_gridspec(2, 4)
+    curves = fig.add_subplot(grid[0, 0:2])
+    for result in results:
+        epochs = np.arange(1, len(result.val_rel_l2) + 1)
+        curves.semilogy(epochs, result.val_rel_l2, "o-", label=result.name)
+    curves.set(xlabel="epoch", ylabel="validation relative L2", title="Validation error (64²)")
+    curves.grid(True, which="both", alpha=0.3)
+    curves.legend()
+    sample = results[0].sample
+    panels = [(grid[0, 2], sample["a"], "input a", False), (grid[0, 3], sample["u"], "u", False)]
+    for i, result in enumerate(results):
+        error = result.sample["pred"] - sample["u"]
+        panels.append((grid[1, 2 * i], result.sample["pred"], f"{result.name} prediction", False))
+        panels.append((grid[1, 2 * i + 1], error, f"{result.name} error", True))
+    for spec, values, title, signed in panels:
+        ax = fig.add_subplot(spec)
+        bound = float(np.abs(values).max())
+        kwargs: dict[str, Any] = (
+            {"cmap": "RdBu_r", "vmin": -bound, "vmax": bound} if signed else {"cmap": "viridis"}
+        )
+        image = ax.imshow(values.T, origin="lower", **kwargs)
+        ax.set(title=title, xticks=[], yticks=[])
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle("MgNO vs FNO on Darcy (piecewise a = 12 / 3), 64², test sample 0")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    log(f"figure: {path}")
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or what ``platform`` knows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def code_version() -> str:
+    """``git describe --always --dirty`` of the checkout holding this script."""
+    try:
+        return subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def versions() -> str:
+    """Software versions: the data stack's, torch's, lightning's and neuralop's."""
+    found = software_versions()
+    for dist in ("torch", "lightning", "neuraloperator"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    return ", ".join(f"{k} {v}" for k, v in found.items())
+
+
+def command_line() -> str:
+    """The command that ran this script, with any BLAS thread variables that were set."""
+    env = [f"{name}={os.environ[name]}" for name in THREAD_VARIABLES if name in os.environ]
+    return shlex.join([*env, "python", *sys.argv])
+
+
+def header(command: str, total_s: float, data_s: float) -> list[str]:
+    """Machine, software, date, command and timing lines of the report."""
+    now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    return [
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, no GPU used ({platform.platform()})",
+        f"- Software: {versions()}; code: git {code_version()}",
+        f"- Date: {now}",
+        f"- Command: `{command}`",
+        f"- Wall time: {total_s:.0f} s in all, of which data generation / check {data_s:.0f} s",
+    ]
+
+
+def summary(results: list[Result]) -> list[str]:
+    """One line per model: its process's wall time and its best validation epoch."""
+    lines = []
+    for r in results:
+        best = int(np.argmin(r.val_rel_l2)) + 1 if r.val_rel_l2 else 0
+        lines.append(
+            f"- {r.name}: {r.total_seconds:.0f} s in its process (data loading, training, "
+            f"validation, test); validation L2 last {r.val_rel_l2[-1]:.4g}, best "
+            f"{min(r.val_rel_l2):.4g} at epoch {best}"
+        )
+    return lines
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command-line options, with the defaults of a full or a quick run filled in."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="48 samples, 2 epochs: a smoke run")
+    parser.add_argument("--epochs", type=int, help=f"epochs per model (default {FULL['epochs']})")
+    parser.add_argument("--data", help="use this existing 127² Darcy file (no generation)")
+    parser.add_argument(
+        "--out", help=f"where to generate / cache the data (default {DEFAULT_DATA[False]})"
+    )
+    parser.add_argument("--plot", help=f"figure path (default {DEFAULT_PLOT}; a temp file quick)")
+    parser.add_argument("--markdown", help="also write the report to this file")
+    parser.add_argument(
+        "--models", default="MgNO,FNO", help="comma-separated subset of MgNO,FNO (default both)"
+    )
+    parser.add_argument(
+        "--fno-modes",
+        type=int,
+        nargs=2,
+        default=(24, 22),
+        metavar=("KX", "KY"),
+        help="neuralop n_modes of the FNO (default 24 22: the FNO paper's 12 modes per axis)",
+    )
+    args = parser.parse_args(argv)
+    defaults = QUICK if args.quick else FULL
+    for key, value in defaults.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.out = args.out or DEFAULT_DATA[args.quick]
+    if args.plot is None:
+        quick_plot = os.path.join(tempfile.gettempdir(), "opl_accuracy_quick.png")
+        args.plot = quick_plot if args.quick else DEFAULT_PLOT
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = set(args.models) - set(LEARNING_RATES)
+    if unknown or not args.models:
+        parser.error(f"--models: expected names from {list(LEARNING_RATES)}, got {args.models}")
+    return args
+
+
+def main() -> None:
+    args = parse_args(sys.argv[1:])
+    command = command_line()
+    start = time.perf_counter()
+    n_samples = args.n_train + args.n_val + args.n_test
+    data_s = 0.0 if args.data else ensure_data(args.out, n_samples)
+    settings = Settings(
+        data=args.data or args.out,
+        epochs=args.epochs,
+        n_train=args.n_train,
+        n_val=args.n_val,
+        n_test=args.n_test,
+        fno_modes=tuple(args.fno_modes),
+        schedule_interval="step" if args.quick else "epoch",
+    )
+    results, skipped = [], []
+    for name in args.models:
+        if name == "FNO" and not neuralop_available():
+            log(f"FNO: skipped -- {skipped_reason()}; MgNO runs alone")
+            skipped.append(name)
+            continue
+        log(f"{name}: training in a fresh process")
+        results.append(train_in_fresh_process(name, settings))
+        log(f"{name}: done, test {results[-1].test}")
+    if not results:
+        sys.exit("no model was trained: nothing to report")
+    plot(results, args.plot)
+    total_s = time.perf_counter() - start
+    log(f"done in {total_s:.0f} s")
+    report = [
+        *header(command, total_s, data_s),
+        *summary(results),
+        "",
+        *main_table(results, skipped, settings),
+        "",
+        *grid_table(results),
+    ]
+    text = "\n".join(report) + "\n"
+    print(text, end="")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
