@@ -1,5 +1,6 @@
 # The README's two commands, each self-installing on a fresh machine:
-#   make demo   generate a small Darcy dataset, summarise and draw it, train MgNO on it, test it
+#   make demo   generate a small Darcy dataset, summarise and draw it, train MgNO on it, test
+#               it, and use the exported surrogate as the initial guess of PCG
 #   make test   lint and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -24,6 +25,7 @@ demo: $(VENV)/.installed
 	$(BIN)/opl fit --config configs/train/demo_darcy_mgno.yaml
 	$(BIN)/opl test --config configs/train/demo_darcy_mgno.yaml \
 		--ckpt_path runs/demo_darcy_mgno/checkpoints/best.ckpt
+	$(BIN)/python examples/darcy_pcg.py runs/demo_darcy_mgno/model.opl --samples 4
 
 test: $(VENV)/.installed lint
 	$(BIN)/python -m pytest -q

@@ -66,3 +66,16 @@ def test_bundle_called_from_plain_python(surrogate):
     )
     assert "input (33, 33) -> output (33, 33)" in result.stdout
     assert "batch (2, 1, 33, 33)" in result.stdout
+
+
+def test_readme_snippet_runs_as_written(surrogate):
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    section = readme[readme.index("## 3. Use a trained operator in your code") :]
+    snippet = section[section.index("```python") + len("```python") :]
+    snippet = snippet[: snippet.index("```")]
+    assert 'opl.load("runs/demo_darcy_mgno/model.opl")' in snippet
+    code = snippet.replace("runs/demo_darcy_mgno/model.opl", str(surrogate))
+    code += "\nassert u.shape == (64, 64) and batch.shape == (2, 1, 64, 64)\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "darcy [33, 33]"
