@@ -99,6 +99,18 @@ def row(op: LoadedOperator, resolution: int, batch: int, repeats: int, tmp: str)
     ]
 
 
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or what ``platform`` knows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--bundle", help="a Darcy MgNO bundle (default: a fresh official MgNO)")
@@ -111,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     repeats = 3 if args.quick else args.repeats
     torch.set_num_threads(os.cpu_count() or 1)
     lines = [
-        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
         f"- Date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- Command: `{shlex.join(['python', *sys.argv])}`",

@@ -84,8 +84,14 @@ class DatasetFile:
             out.update(zip(info.dims[1:], info.shape[1:], strict=True))
         return out
 
-    def read(self, name: str, indices: slice | np.ndarray | list[int]) -> np.ndarray:
-        """Samples ``indices`` of field ``name``; every requested sample must be complete."""
+    def read(
+        self, name: str, indices: slice | np.ndarray | list[int], stride: int = 1
+    ) -> np.ndarray:
+        """Samples ``indices`` of field ``name``; every requested sample must be complete.
+
+        ``stride`` > 1 reads every ``stride``-th point along the spatial dimensions (``x``,
+        ``y``, ``z``) only, straight from the file (no full-resolution copy in memory).
+        """
         if name not in self.fields:
             known = ", ".join(self.fields)
             raise DatasetFileError(f"{self.path}: no field {name!r}; the file has: {known}")
@@ -96,7 +102,11 @@ class DatasetFile:
                 f"{self.path}: samples {_ranges(missing)} are not written yet "
                 "(an interrupted run? rerun `opl generate` with the same config to finish it)"
             )
-        return self._file[name][indices]
+        region = tuple(
+            slice(None, None, stride) if d in ("x", "y", "z") else slice(None)
+            for d in self.fields[name].dims[1:]
+        )
+        return self._file[name][(indices, *region)]
 
     def has(self, name: str) -> bool:
         """Whether the file has a variable ``name``."""

@@ -103,24 +103,29 @@ class GridDataModule(L.LightningDataModule):
 def _load(
     path: str, inputs, outputs, indices: range, strides: list[int]
 ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-    """The split ``indices`` at each stride, read once at full resolution."""
+    """The split ``indices`` at each stride, each read from the file at that stride."""
     dataset = GridFieldDataset(path, inputs=inputs, outputs=outputs, indices=indices)
     rows = slice(indices.start, indices.stop)
-    with DatasetFile(path) as ds:
-        full = [
-            np.concatenate(
-                [
-                    ds.read(f.name, rows).reshape(len(indices), -1, *dataset.spatial_shape)
-                    for f in fields
-                ],
-                axis=1,
-            )
-            for fields in (dataset.inputs, dataset.outputs)
-        ]
     out = {}
-    for stride in strides:
-        view = (slice(None), slice(None)) + (slice(None, None, stride),) * len(
-            dataset.spatial_shape
-        )
-        out[stride] = tuple(torch.from_numpy(np.ascontiguousarray(a[view])).float() for a in full)
+    with DatasetFile(path) as ds:
+        for stride in strides:
+            out[stride] = tuple(
+                torch.from_numpy(
+                    np.concatenate(
+                        [
+                            ds.read(f.name, rows, stride).reshape(
+                                len(indices), -1, *_strided(dataset, stride)
+                            )
+                            for f in fields
+                        ],
+                        axis=1,
+                    )
+                ).float()
+                for fields in (dataset.inputs, dataset.outputs)
+            )
     return out
+
+
+def _strided(dataset: GridFieldDataset, stride: int) -> tuple[int, ...]:
+    """The spatial shape of every ``stride``-th point of the dataset's grid."""
+    return tuple(len(range(0, n, stride)) for n in dataset.spatial_shape)

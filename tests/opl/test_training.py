@@ -4,6 +4,7 @@ resolution, a diverging run stops with a message, bad configs are refused clearl
 import math
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -204,3 +205,18 @@ def test_a_grid_the_model_cannot_take_is_refused_before_training(darcy_file, tmp
     data = datamodule(darcy_file, eval_subsample=[1, 4])  # 33² and 9²
     with pytest.raises(ConfigError, match="data: the model cannot run on the 9x9 grid"):
         trainer(tmp_path, epochs=1).fit(module, datamodule=data)
+
+
+def test_subsampled_splits_are_every_stride_th_point_of_the_file(darcy_file):
+    import h5py
+
+    data = datamodule(darcy_file, subsample=2, eval_subsample=[1, 2, 3])
+    data.setup()
+    with h5py.File(darcy_file, "r") as f:
+        coeff, solution = f["coeff"][()], f["solution"][()]
+    x, y = data.data["train"][2]
+    assert x.shape == (16, 1, 17, 17)
+    np.testing.assert_array_equal(x[:, 0].numpy(), coeff[:16, ::2, ::2])
+    xv, yv = data.data["val"][3]
+    np.testing.assert_array_equal(yv[:, 0].numpy(), solution[16:20, ::3, ::3])
+    assert data.resolutions == ["33x33", "17x17", "11x11"]
