@@ -246,11 +246,11 @@ def bundle_from_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathL
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises many types for files that are not checkpoints
         raise BundleError(f"{checkpoint}: not a readable checkpoint ({err})") from None
-    config = state.get("hyper_parameters", {}).get("model_config")
+    config = state.get("opl_model_config")
     if config is None or config.get("class") not in MODELS:
         raise BundleError(
             f"{checkpoint}: not a checkpoint of opl.train.OperatorModule with an opl.models "
-            "model (no model_config in its hyper_parameters)"
+            "model (no opl_model_config in it)"
         )
     model = MODELS[config["class"]](**config["init_args"])
     weights = state["state_dict"]

@@ -25,7 +25,7 @@ class OplCLI(LightningCLI):
         from opl.export import bundle_from_checkpoint
 
         trainer = self.trainer
-        if "model_config" not in self.model.hparams or not trainer.is_global_zero:
+        if getattr(self.model, "model_config", None) is None or not trainer.is_global_zero:
             return
         output = os.path.join(trainer.default_root_dir, "model.opl")
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")

@@ -67,11 +67,6 @@ class OperatorModule(L.LightningModule):
                     "OperatorModule needs a grid operator that declares its channels"
                 )
         self.save_hyperparameters(ignore=["model", "optimizer"])
-        if isinstance(model, Operator):  # what a bundle needs to build the model again
-            self.hparams["model_config"] = {
-                "class": type(model).__name__,
-                "init_args": model.init_args,
-            }
         self.model = model
         self.optimizer_factory = optimizer
         self.scheduler = scheduler
@@ -80,6 +75,20 @@ class OperatorModule(L.LightningModule):
         self.rel_h1 = RelativeH1Spectral(k_max=h1_k_max)
         self.in_normalizer = ChannelNormalizer(model.in_channels)
         self.out_normalizer = ChannelNormalizer(model.out_channels)
+
+    @property
+    def model_config(self) -> dict | None:
+        """The model's class and constructor arguments (what a bundle needs to build it again),
+        or None for a model outside ``opl.models``."""
+        if not isinstance(self.model, Operator):
+            return None
+        return {"class": type(self.model).__name__, "init_args": self.model.init_args}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # kept beside, not among, the hyperparameters: LightningCLI rebuilds the module from
+        # those when it resumes or tests a checkpoint
+        if self.model_config is not None:
+            checkpoint["opl_model_config"] = self.model_config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Prediction in physical units for inputs ``x`` in physical units."""

@@ -155,7 +155,13 @@ def write_training_config(tmp_path, path, **model_args):
 
 
 def test_opl_fit_runs_from_a_config_and_errors_are_clear(darcy_file, tmp_path, capsys):
-    assert main(["fit", "--config", write_training_config(tmp_path, darcy_file)]) == 0
+    config = write_training_config(tmp_path, darcy_file)
+    assert main(["fit", "--config", config]) == 0
+    # fit wrote its final checkpoint and the bundle; test and resume from that checkpoint
+    assert (tmp_path / "model.opl").exists()
+    final = str(tmp_path / "final.ckpt")
+    assert main(["test", "--config", config, "--ckpt_path", final]) == 0
+    assert main(["fit", "--config", config, "--trainer.max_epochs", "2", "--ckpt_path", final]) == 0
     code = main(["fit", "--config", write_training_config(tmp_path, darcy_file, in_channels=3)])
     err = capsys.readouterr().err
     assert code == 2
