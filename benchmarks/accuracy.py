@@ -60,7 +60,6 @@ import os
 import platform
 import resource
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +71,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from machine import code_version, cpu_model  # benchmarks/machine.py
 from torch import nn
 
 from data_gen.run import generate, parse_run_config
@@ -474,32 +474,6 @@ def plot(results: list[Result], path: str) -> None:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     log(f"figure: {path}")
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or what ``platform`` knows)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def code_version() -> str:
-    """``git describe --always --dirty`` of the checkout holding this script."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def versions() -> str:

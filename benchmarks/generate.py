@@ -32,7 +32,6 @@ import platform
 import re
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from machine import code_version, cpu_model  # benchmarks/machine.py
 
 from data_gen.config import load_yaml
 from data_gen.fem.diffusion import solve_diffusion
@@ -274,32 +274,6 @@ def measure(case: Case, args: argparse.Namespace, out_dir: str) -> Row:
     every = timed_generate(config, f"{stem}-all.h5", workers=None)
     log(f"{case.label}: all cores {n / every:.3g} samples/s ({every:.1f} s)")
     return Row(case, n, one, every, bare_s, size)
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or what ``platform`` knows)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def code_version() -> str:
-    """``git describe --always --dirty`` of the checkout holding this script."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def command_line() -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -29,6 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from machine import cpu_model  # benchmarks/machine.py
 
 from data_gen.generator import sample_rng
 from data_gen.grid.darcy import Darcy
@@ -97,18 +97,6 @@ def row(op: LoadedOperator, resolution: int, batch: int, repeats: int, tmp: str)
         f"{1e3 * solve:.3g}",
         f"{solve / best:.3g}×",
     ]
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or what ``platform`` knows)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> None:
