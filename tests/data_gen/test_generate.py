@@ -33,6 +33,8 @@ def test_file_holds_each_sample_as_computed_alone(tmp_path, darcy_config):
     assert data["complete"].tolist() == [1] * 12
     expected = solve_sample(config.generator, 7, 5)
     np.testing.assert_array_equal(data["solution"][5], expected["solution"].astype(np.float32))
+    with DatasetFile(path) as ds:  # the stored config is the canonical one, defaults filled in
+        assert ds.generator_config() == config.canonical()
 
 
 def test_sample_randomness_is_the_spawned_seed_sequence():
