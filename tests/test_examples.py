@@ -9,7 +9,6 @@ import lightning as L
 import pytest
 import torch
 
-from data_gen.run import generate, parse_run_config
 from opl.data import GridDataModule
 from opl.export import bundle_from_checkpoint
 from opl.models import MgNO
@@ -19,14 +18,10 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
-def surrogate(tmp_path_factory):
+def surrogate(tmp_path_factory, small_dataset):
     """A small MgNO trained for a few seconds on 33² Darcy data, as a bundle."""
     root = tmp_path_factory.mktemp("surrogate")
-    mapping = {
-        "generator": {"class_path": "darcy", "init_args": {"resolution": 33}},
-        "n_samples": 72,
-    }
-    path = generate(parse_run_config(mapping, "t"), str(root / "d.h5"), workers=0, progress=False)
+    path = small_dataset(root / "d.h5", "darcy", {"resolution": 33}, 72)[1]
     torch.manual_seed(0)
     module = OperatorModule(
         MgNO(channels=8, n_layers=3, levels=4),

@@ -21,12 +21,9 @@ SMALL = {
 
 
 @pytest.fixture(scope="module", params=sorted(SMALL))
-def fem_file(request, tmp_path_factory):
+def fem_file(request, tmp_path_factory, small_dataset):
     name = request.param
-    mapping = {"generator": {"class_path": name, "init_args": SMALL[name]}, "n_samples": 2}
-    config = parse_run_config(mapping, name)
-    path = tmp_path_factory.mktemp(name) / f"{name}.h5"
-    return config, generate(config, str(path), workers=0, progress=False)
+    return small_dataset(tmp_path_factory.mktemp(name) / f"{name}.h5", name, SMALL[name], 2)
 
 
 def test_file_is_read_alike_by_xarray_info_and_graphs(fem_file):
@@ -55,14 +52,8 @@ def test_file_is_read_alike_by_xarray_info_and_graphs(fem_file):
     assert graph.num_nodes == mesh.p.shape[1] and graph.y.shape[0] == mesh.p.shape[1]
 
 
-def test_graph_numerics_and_dirichlet_values_on_the_lshape(tmp_path):
-    mapping = {
-        "generator": {"class_path": "fem_darcy", "init_args": {"level": 0, "element": "P2"}},
-        "n_samples": 1,
-    }
-    path = generate(
-        parse_run_config(mapping, "t"), str(tmp_path / "d.h5"), workers=0, progress=False
-    )
+def test_graph_numerics_and_dirichlet_values_on_the_lshape(tmp_path, small_dataset):
+    _, path = small_dataset(tmp_path / "d.h5", "fem_darcy", {"level": 0, "element": "P2"}, 1)
     import torch
 
     for space in ("P1", "P2"):
@@ -88,14 +79,8 @@ def test_graph_numerics_and_dirichlet_values_on_the_lshape(tmp_path):
         assert graph.y[~on_dirichlet].abs().min() > 0
 
 
-def test_p1_fields_interpolate_exactly_onto_a_p2_graph(tmp_path):
-    mapping = {
-        "generator": {"class_path": "fem_elasticity", "init_args": {"level": 0}},
-        "n_samples": 1,
-    }
-    path = generate(
-        parse_run_config(mapping, "t"), str(tmp_path / "e.h5"), workers=0, progress=False
-    )
+def test_p1_fields_interpolate_exactly_onto_a_p2_graph(tmp_path, small_dataset):
+    _, path = small_dataset(tmp_path / "e.h5", "fem_elasticity", {"level": 0}, 1)
     data = MeshGraphDataset(path, space="P2", inputs=["von_mises"], outputs=["displacement"])
     p1_to_p2 = data.mesh["p1_to_p2"]
     nodes = np.column_stack([data.mesh["node_x"], data.mesh["node_y"]])
@@ -146,13 +131,10 @@ def test_inverted_and_degenerate_triangles_are_refused(tmp_path):
         load_mesh(str(tmp_path / "flat.msh"))
 
 
-def test_datamodule_splits_and_batches(tmp_path):
+def test_datamodule_splits_and_batches(tmp_path, small_dataset):
     from opl.data import MeshDataModule
 
-    mapping = {"generator": {"class_path": "fem_darcy", "init_args": {"level": 0}}, "n_samples": 5}
-    path = generate(
-        parse_run_config(mapping, "t"), str(tmp_path / "d.h5"), workers=0, progress=False
-    )
+    _, path = small_dataset(tmp_path / "d.h5", "fem_darcy", {"level": 0}, 5)
     module = MeshDataModule(
         path, train=(0, 3), val=(3, 4), test=(4, 5), matrices=("mass",), batch_size=2
     )
@@ -173,15 +155,10 @@ def test_datamodule_splits_and_batches(tmp_path):
         MeshDataModule(path, train=(0, 3), val=(2, 4))
 
 
-def test_fem_run_is_the_same_in_a_process_pool(tmp_path):
+def test_fem_run_is_the_same_in_a_process_pool(tmp_path, small_dataset):
     import h5py
 
-    mapping = {
-        "generator": {"class_path": "fem_heat", "init_args": SMALL["fem_heat"]},
-        "n_samples": 3,
-    }
-    config = parse_run_config(mapping, "t")
-    serial = generate(config, str(tmp_path / "a.h5"), workers=0, progress=False)
+    config, serial = small_dataset(tmp_path / "a.h5", "fem_heat", SMALL["fem_heat"], 3)
     pooled = generate(config, str(tmp_path / "b.h5"), workers=2, progress=False)
     with h5py.File(serial, "r") as a, h5py.File(pooled, "r") as b:
         for name in ("u0", "solution", "kappa", "mesh_face_nodes"):

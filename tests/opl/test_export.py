@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import opl
-from data_gen.run import generate, parse_run_config
 from opl.cli import main
 from opl.data import GridDataModule
 from opl.export import BundleError, bundle_from_checkpoint, load
@@ -22,14 +21,10 @@ TINY = {"channels": 4, "n_layers": 2, "levels": 3}
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, small_dataset):
     """(module, datamodule, checkpoint, bundle) of a tiny MgNO trained one epoch on Darcy 33²."""
     root = tmp_path_factory.mktemp("export")
-    mapping = {
-        "generator": {"class_path": "darcy", "init_args": {"resolution": 33}},
-        "n_samples": 12,
-    }
-    path = generate(parse_run_config(mapping, "t"), str(root / "d.h5"), workers=0, progress=False)
+    path = small_dataset(root / "d.h5", "darcy", {"resolution": 33}, 12)[1]
     data = GridDataModule(path, train=(0, 8), val=(8, 10), test=(10, 12), batch_size=4)
     module = OperatorModule(MgNO(**TINY))
     trainer = L.Trainer(

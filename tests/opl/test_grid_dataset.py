@@ -7,7 +7,6 @@ import torch
 import xarray as xr
 
 from data_gen.errors import DatasetFileError
-from data_gen.run import generate, parse_run_config
 from opl.data import GridFieldDataset
 
 SMALL = {
@@ -20,12 +19,9 @@ SMALL = {
 
 
 @pytest.fixture(scope="module", params=sorted(SMALL))
-def small_file(request, tmp_path_factory):
+def small_file(request, tmp_path_factory, small_dataset):
     name = request.param
-    mapping = {"generator": {"class_path": name, "init_args": SMALL[name]}, "n_samples": 3}
-    config = parse_run_config(mapping, name)
-    path = tmp_path_factory.mktemp(name) / f"{name}.h5"
-    return config, generate(config, str(path), workers=0, progress=False)
+    return small_dataset(tmp_path_factory.mktemp(name) / f"{name}.h5", name, SMALL[name], 3)
 
 
 def test_xarray_and_h5py_agree(small_file):
@@ -66,18 +62,8 @@ def test_torch_dataset_folds_extra_dims_into_channels(small_file):
     np.testing.assert_array_equal(y.numpy(), expected)
 
 
-def poisson_file(tmp_path, n_samples):
-    """A small Poisson dataset (9² nodes) with ``n_samples`` samples."""
-    mapping = {
-        "generator": {"class_path": "poisson", "init_args": {"resolution": 9}},
-        "n_samples": n_samples,
-    }
-    config = parse_run_config(mapping, "poisson")
-    return generate(config, str(tmp_path / "p.h5"), workers=0, progress=False)
-
-
-def test_dataset_refuses_incomplete_and_unknown(tmp_path):
-    path = poisson_file(tmp_path, n_samples=4)
+def test_dataset_refuses_incomplete_and_unknown(tmp_path, small_dataset):
+    _, path = small_dataset(tmp_path / "p.h5", "poisson", {"resolution": 9}, 4)
     with h5py.File(path, "r+") as f:
         f["complete"][2] = 0
     with pytest.raises(DatasetFileError, match="sample 2 .* is not written yet"):
@@ -89,8 +75,8 @@ def test_dataset_refuses_incomplete_and_unknown(tmp_path):
         GridFieldDataset(path, indices=range(2, 6))
 
 
-def test_dataset_works_in_dataloader_workers(tmp_path):
-    path = poisson_file(tmp_path, n_samples=6)
+def test_dataset_works_in_dataloader_workers(tmp_path, small_dataset):
+    _, path = small_dataset(tmp_path / "p.h5", "poisson", {"resolution": 9}, 6)
     data = GridFieldDataset(path)
     loader = torch.utils.data.DataLoader(data, batch_size=3, num_workers=2)
     batches = list(loader)

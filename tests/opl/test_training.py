@@ -9,7 +9,6 @@ import pytest
 import torch
 import yaml
 
-from data_gen.run import generate, parse_run_config
 from opl.cli import main
 from opl.data import GridDataModule
 from opl.models import MgNO
@@ -19,13 +18,9 @@ TINY_MGNO = {"in_channels": 1, "out_channels": 1, "channels": 4, "n_layers": 2, 
 
 
 @pytest.fixture(scope="module")
-def darcy_file(tmp_path_factory):
-    mapping = {
-        "generator": {"class_path": "darcy", "init_args": {"resolution": 33}},
-        "n_samples": 24,
-    }
+def darcy_file(tmp_path_factory, small_dataset):
     path = tmp_path_factory.mktemp("darcy") / "darcy33.h5"
-    return generate(parse_run_config(mapping, "t"), str(path), workers=0, progress=False)
+    return small_dataset(path, "darcy", {"resolution": 33}, 24)[1]
 
 
 def datamodule(path, **kwargs):
