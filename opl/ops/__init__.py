@@ -1,5 +1,5 @@
 """Custom operations: a pure-torch reference of each (the specification and the CPU path)."""
 
-from opl.ops.gaussian_features import gaussian_features
+from opl.ops.gaussian_features import cutoff_error_bound, gaussian_features
 
-__all__ = ["gaussian_features"]
+__all__ = ["cutoff_error_bound", "gaussian_features"]
