@@ -45,9 +45,8 @@ def run_lightning(argv: list[str]) -> None:
             warnings.filterwarnings("ignore", message="A `OneCycleLR` scheduler is using")
             OplCLI(
                 L.LightningModule,
-                L.LightningDataModule,
+                None,  # any DataModule, and none for modules with their own loaders
                 subclass_mode_model=True,
-                subclass_mode_data=True,
                 auto_configure_optimizers=False,
                 save_config_kwargs={"overwrite": True},
                 args=argv,
