@@ -83,7 +83,7 @@ class PIG(Operator):
             )
         check_activation(activation)
         d = len(lower)
-        self.in_dim, self.out_channels = d, out_channels
+        self.in_dim, self.out_channels, self.n_features = d, out_channels, n_features
         self.activation, self.layout, self.covariance, self.cutoff = (
             activation,
             layout,
@@ -131,10 +131,21 @@ class PIG(Operator):
             embedded = _rotated_gaussian_features(
                 points, self.means, self.scales, self.angles, self.feature_vectors(), w
             )
-        else:
+        elif self.layout == "shared":
             embedded = gaussian_features(
-                points, self.means, self.scales, self.feature_vectors(), w, self.cutoff
+                points, self.means, self.scales, self.features, w, self.cutoff
             )
+        else:  # one op call per channel: its own Gaussians, scalar weights (no zero features)
+            per_channel = [
+                gaussian_features(points, mu, s, f[:, None], w, self.cutoff)
+                for mu, s, f in zip(
+                    self.means.chunk(self.n_features),
+                    self.scales.chunk(self.n_features),
+                    self.features.chunk(self.n_features),
+                    strict=True,
+                )
+            ]
+            embedded = [torch.cat(parts, 1) for parts in zip(*per_channel, strict=True)]
         fields = Fields(
             embedded[0],
             embedded[1] if order >= 1 else None,

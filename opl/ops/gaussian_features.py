@@ -176,10 +176,11 @@ def _chunk(
     exponent_matrix, moment_matrix = _moments(means - centre, scales, features, weights)
     n, d = y.shape
     c = features.shape[1]
-    energy = torch.cat([y * y, y, torch.ones_like(y[:, :1])], 1) @ exponent_matrix  # (n, K)
-    g = torch.exp(-0.5 * energy)
+    # -E/2 (n, K): the factor folded into the small matrix saves a pass over the big one
+    log_g = torch.cat([y * y, y, torch.ones_like(y[:, :1])], 1) @ (-0.5 * exponent_matrix)
+    g = torch.exp(log_g)
     if math.isfinite(cutoff):
-        g = torch.where(energy <= cutoff * cutoff, g, torch.zeros_like(g))
+        g = torch.where(log_g >= -0.5 * cutoff * cutoff, g, torch.zeros_like(g))
     sums = (g @ moment_matrix).view(n, c, 2 + 4 * d)
     value = sums[:, :, 0]
     s_a, s_b, s_a2, s_ab = (sums[:, :, 1 + i * d : 1 + (i + 1) * d] for i in range(4))

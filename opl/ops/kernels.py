@@ -1,0 +1,203 @@
+r"""The CUDA kernels of the opl ops: where they are, how they are built, and the ops' CUDA slots.
+
+Every op of ``opl.ops`` is a ``torch.library.custom_op`` whose default implementation is its
+pure-torch reference (the specification, and what runs on the CPU). Importing this module
+registers a CUDA implementation of each op (``torch.library.register_kernel(op, "cuda")``,
+which leaves every other device on the reference) that calls a compiled kernel:
+
+* ``kernels/*.cu`` at the repository root (next to ``opl/``) hold plain CUDA (no torch headers)
+  behind ``extern "C"`` launchers; ``kernels/opl_kernels.cpp`` is the one torch binding, which
+  checks the tensors, allocates the outputs and launches on the current CUDA stream.
+* They are compiled into the module ``opl_kernels`` by ``torch.utils.cpp_extension.load`` on the
+  first call of an op on CUDA tensors (torch caches the build in ``TORCH_EXTENSIONS_DIR``, by
+  default ``~/.cache/torch_extensions``, and rebuilds when a source changes), never at import:
+  installing or importing opl needs neither nvcc nor a GPU. The kernels need a source checkout
+  (an installed wheel has no ``kernels/``).
+* The environment variable ``OPL_KERNELS``, read at every CUDA call, chooses: ``auto`` (the
+  default) uses the kernels when they build, and otherwise warns once and uses the reference;
+  ``off`` always uses the reference; ``on`` or ``require`` raises ``KernelBuildError`` when they
+  cannot be built.
+
+``torch.ops.opl.gaussian_features`` and its backward run ``kernels/gaussian_features.cu``
+(whose header gives the maths and the design) for float32 and float64 points of d = 1, 2 or 3
+dimensions (other points are refused with a ValueError naming the limit; ``OPL_KERNELS=off``
+runs the reference for them) and up to 262,140 channels (the binding's RuntimeError beyond).
+The kernel takes differences directly, so float32 keeps its precision, and needs no chunking
+(memory O(N c d + K (c + d))), so ``max_elements`` is ignored; its backward adds partial sums
+with atomics, so the last bits of the gradients vary from run to run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from opl.ops.gaussian_features import _gaussian_features_backward_op, _gaussian_features_op
+
+ENVIRONMENT_VARIABLE = "OPL_KERNELS"
+MODES = ("auto", "off", "on", "require")
+
+KERNEL_DIR = Path(__file__).resolve().parents[2] / "kernels"
+"""``kernels/`` of the source checkout this package is imported from."""
+
+BINDING = KERNEL_DIR / "opl_kernels.cpp"
+
+NVCC_FLAGS = ("-O3", "-std=c++17")
+"""nvcc flags of the build (no fast math: the kernels keep the precision of their dtype)."""
+
+NVCC_WARNING_FLAGS = ("--Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror")
+"""Added by the compile check of the tests (not by the build, which a new compiler's new warning
+should not turn off)."""
+
+CHECKED_ARCHITECTURES = ("sm_80", "sm_90")
+"""GPU architectures every ``.cu`` file is compile-checked for (A100, H100/H200)."""
+
+
+class KernelBuildError(RuntimeError):
+    """The CUDA kernels could not be built (the cause is chained)."""
+
+
+def mode() -> str:
+    """``OPL_KERNELS`` (case and surrounding blanks ignored; ``auto`` when unset)."""
+    value = os.environ.get(ENVIRONMENT_VARIABLE, "auto").strip().lower()
+    if value not in MODES:
+        raise ValueError(
+            f"{ENVIRONMENT_VARIABLE}={os.environ[ENVIRONMENT_VARIABLE]!r}: expected one of "
+            f"{', '.join(MODES)}"
+        )
+    return value
+
+
+def cuda_sources() -> list[Path]:
+    """Every ``kernels/*.cu`` file, sorted."""
+    return sorted(KERNEL_DIR.glob("*.cu"))
+
+
+def _build() -> ModuleType:
+    """Compile (or load torch's cached build of) the binding and every ``.cu`` file."""
+    from torch.utils.cpp_extension import load
+
+    sources = cuda_sources()
+    if not BINDING.is_file() or not sources:
+        raise FileNotFoundError(
+            f"no CUDA kernel sources at {KERNEL_DIR} (they need a source checkout of opl)"
+        )
+    return load(
+        name="opl_kernels",
+        sources=[str(BINDING), *map(str, sources)],
+        extra_cflags=["-O3"],
+        extra_cuda_cflags=list(NVCC_FLAGS),
+    )
+
+
+class Loader:
+    """Builds the kernel module once, on first use, and remembers the module or the failure."""
+
+    def __init__(self, build: Callable[[], ModuleType]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._module: ModuleType | None = None
+        self._error: Exception | None = None
+        self._warned = False
+
+    def module(self) -> ModuleType:
+        """The compiled module; ``KernelBuildError`` if it did not build (tried once)."""
+        with self._lock:
+            if self._module is None and self._error is None:
+                try:
+                    self._module = self._build()
+                except Exception as error:  # any failure of the build means no kernels
+                    self._error = error
+        if self._error is not None:
+            raise KernelBuildError(
+                f"the opl CUDA kernels could not be built: {self._error}"
+            ) from self._error
+        return self._module
+
+    def active(self) -> ModuleType | None:
+        """The module a CUDA call should use under ``OPL_KERNELS``, None for the reference."""
+        chosen = mode()
+        if chosen == "off":
+            return None
+        try:
+            return self.module()
+        except KernelBuildError as error:
+            if chosen != "auto":
+                raise
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"{error}; using the pure-torch reference on CUDA ({ENVIRONMENT_VARIABLE}=off "
+                    "says so without this warning, =on makes it an error)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            return None
+
+
+LOADER = Loader(_build)
+
+
+def _reference(op: torch.library.CustomOpDef) -> Callable:
+    """The function ``op`` was defined from: its pure-torch, device-agnostic reference
+    (``_init_fn``: torch has no public accessor for it)."""
+    return op._init_fn
+
+
+def _check_gaussian_features_supported(x: torch.Tensor) -> None:
+    """ValueError naming the limit unless the kernel supports x's dtype and dimension."""
+    hint = f"({ENVIRONMENT_VARIABLE}=off runs the pure-torch reference instead)"
+    if x.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"x: the CUDA kernel supports float32 and float64, got {x.dtype} {hint}")
+    if x.dim() != 2 or not 1 <= x.shape[1] <= 3:
+        raise ValueError(
+            f"x: the CUDA kernel supports (N, d) points with d = 1, 2 or 3, got shape "
+            f"{tuple(x.shape)} {hint}"
+        )
+
+
+@torch.library.register_kernel("opl::gaussian_features", "cuda")
+def _gaussian_features_cuda(
+    x: torch.Tensor,
+    means: torch.Tensor,
+    scales: torch.Tensor,
+    features: torch.Tensor,
+    weights: torch.Tensor,
+    cutoff: float,
+    max_elements: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    module = LOADER.active()
+    if module is None:
+        reference = _reference(_gaussian_features_op)
+        return reference(x, means, scales, features, weights, cutoff, max_elements)
+    _check_gaussian_features_supported(x)
+    inputs = (t.contiguous() for t in (x, means, scales, features, weights))
+    return tuple(module.gaussian_features_forward(*inputs, cutoff))
+
+
+@torch.library.register_kernel("opl::gaussian_features_backward", "cuda")
+def _gaussian_features_backward_cuda(
+    grad_values: torch.Tensor,
+    grad_gradients: torch.Tensor,
+    grad_curvatures: torch.Tensor,
+    x: torch.Tensor,
+    means: torch.Tensor,
+    scales: torch.Tensor,
+    features: torch.Tensor,
+    weights: torch.Tensor,
+    cutoff: float,
+    max_elements: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    module = LOADER.active()
+    tensors = (grad_values, grad_gradients, grad_curvatures, x, means, scales, features, weights)
+    if module is None:
+        reference = _reference(_gaussian_features_backward_op)
+        return reference(*tensors, cutoff, max_elements)
+    _check_gaussian_features_supported(x)
+    return tuple(module.gaussian_features_backward(*(t.contiguous() for t in tensors), cutoff))
