@@ -43,22 +43,24 @@ def fields_by_autograd(
         return Fields(function(points))
     points = points if points.requires_grad else points.detach().requires_grad_(True)
     u = function(points)
-    grads = [
-        torch.autograd.grad(u[:, c].sum(), points, create_graph=True)[0] for c in range(u.shape[1])
-    ]
+    grads = [_grad(u[:, c].sum(), points) for c in range(u.shape[1])]
     grad = torch.stack(grads, 1)
     if order == 1:
         return Fields(u, grad)
     second = torch.stack(
         [
-            sum(
-                w * torch.autograd.grad(g[:, j].sum(), points, create_graph=True)[0][:, j]
-                for j, w in enumerate(weights)
-                if w != 0
-            )
+            sum(w * _grad(g[:, j].sum(), points)[:, j] for j, w in enumerate(weights) if w != 0)
             + torch.zeros_like(u[:, 0])  # all weights zero: L_w u = 0
             for g in grads
         ],
         1,
     )
     return Fields(u, grad, second)
+
+
+def _grad(y: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """``∂y/∂points``, zeros where y does not depend on the points (a constant or linear ``u``
+    has a gradient or Hessian that autograd holds no graph for)."""
+    if not y.requires_grad:
+        return torch.zeros_like(points)
+    return torch.autograd.grad(y, points, create_graph=True, materialize_grads=True)[0]
