@@ -1,8 +1,14 @@
 """PDE problems for physics-informed training: domains, residuals, conditions, references."""
 
+from opl.physics.allen_cahn import AllenCahn1D
+from opl.physics.convection import Convection1D
 from opl.physics.domain import SAMPLERS, Box, unit_points
 from opl.physics.fields import Fields, fields_by_autograd
+from opl.physics.grid_reference import GridReference
 from opl.physics.helmholtz import Helmholtz2D
+from opl.physics.klein_gordon import KleinGordon2D
+from opl.physics.nonlinear_diffusion import NonlinearDiffusion
+from opl.physics.poisson import Poisson2D
 from opl.physics.problem import (
     Condition,
     Problem,
@@ -14,10 +20,16 @@ from opl.physics.problem import (
 
 __all__ = [
     "SAMPLERS",
+    "AllenCahn1D",
     "Box",
     "Condition",
+    "Convection1D",
     "Fields",
+    "GridReference",
     "Helmholtz2D",
+    "KleinGordon2D",
+    "NonlinearDiffusion",
+    "Poisson2D",
     "Problem",
     "derivative_condition",
     "dirichlet",
