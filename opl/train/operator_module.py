@@ -11,7 +11,7 @@ naming the epoch and batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import lightning as L
@@ -66,7 +66,9 @@ class OperatorModule(L.LightningModule):
                     f"model: {type(model).__name__} has no integer attribute {name!r}; "
                     "OperatorModule needs a grid operator that declares its channels"
                 )
-        self.save_hyperparameters(ignore=["model", "optimizer"])
+        self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
+        # a plain dict, so that checkpoints load with torch.load(weights_only=True)
+        self.hparams["scheduler"] = None if scheduler is None else asdict(scheduler)
         self.model = model
         self.optimizer_factory = optimizer
         self.scheduler = scheduler

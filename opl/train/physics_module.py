@@ -104,7 +104,9 @@ class PhysicsModule(L.LightningModule):
             raise ConfigError("optimizer and lbfgs are both None: nothing would train")
         if resample_every < 1:
             raise ConfigError(f"resample_every: expected >= 1, got {resample_every}")
-        self.save_hyperparameters(ignore=["model", "problem", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["model", "problem", "optimizer", "scheduler", "lbfgs"])
+        # a plain dict, so that checkpoints load with torch.load(weights_only=True)
+        self.hparams["lbfgs"] = None if lbfgs is None else asdict(lbfgs)
         self.automatic_optimization = False
         self.model, self.problem = model, problem
         self.points, self.sampler = dict(points), sampler
@@ -115,6 +117,17 @@ class PhysicsModule(L.LightningModule):
         self.test_resolution, self.seed = test_resolution, seed
         self._collocation: dict[str, torch.Tensor] = {}
         self.evaluations = 0
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["opl_evaluations"] = self.evaluations
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.evaluations = checkpoint.get("opl_evaluations", 0)
+        # Lightning loads the weights before its precision plugin converts the module: take the
+        # checkpoint's dtype first, or float64 weights would pass through float32 on resume
+        dtypes = {t.dtype for t in checkpoint["state_dict"].values() if t.is_floating_point()}
+        if len(dtypes) == 1:
+            self.to(dtypes.pop())
 
     # -- data: none; an epoch is ``steps_per_epoch`` steps, validation one pass over the grid
     def train_dataloader(self) -> DataLoader:

@@ -134,3 +134,27 @@ def test_opl_fit_trains_pig_from_its_config(tmp_path):
     assert code == 0
     rows = list(csv.DictReader(open(root / "lightning_logs/version_0/metrics.csv")))
     assert [float(r["val/rel_l2"]) for r in rows if r.get("val/rel_l2")]
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    def run(root, steps, ckpt_path=None):
+        physics = module(optimizer=None, lbfgs=LBFGS(max_iter=3), steps_per_epoch=2)
+        trainer = L.Trainer(
+            max_steps=steps,
+            accelerator="cpu",
+            precision="64-true",
+            default_root_dir=root,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            logger=False,
+        )
+        trainer.fit(physics, ckpt_path=ckpt_path)
+        return physics, trainer
+
+    straight, _ = run(tmp_path / "a", 6)
+    _, first = run(tmp_path / "b", 4)
+    resumed, _ = run(tmp_path / "b", 6, ckpt_path=first.checkpoint_callback.best_model_path)
+    # same points by step, same L-BFGS state from the checkpoint: the same arithmetic
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+    assert resumed.evaluations == straight.evaluations

@@ -221,3 +221,16 @@ def test_subsampled_splits_are_every_stride_th_point_of_the_file(darcy_file):
     xv, yv = data.data["val"][3]
     np.testing.assert_array_equal(yv[:, 0].numpy(), solution[16:20, ::3, ::3])
     assert data.resolutions == ["33x33", "17x17", "11x11"]
+
+
+def test_hyperparameters_load_without_unpickling_classes(tmp_path):
+    # resuming (`opl fit --ckpt_path`) reads checkpoints with torch.load(weights_only=True)
+    module = OperatorModule(MgNO(**TINY_MGNO), scheduler=OneCycle(interval="step"))
+    torch.save({"hyper_parameters": dict(module.hparams)}, tmp_path / "h.ckpt")
+    loaded = torch.load(tmp_path / "h.ckpt", weights_only=True)["hyper_parameters"]
+    assert loaded["scheduler"] == {
+        "pct_start": 0.2,
+        "div_factor": 2.0,
+        "final_div_factor": 100.0,
+        "interval": "step",
+    }
