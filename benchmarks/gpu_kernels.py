@@ -46,11 +46,7 @@ import torch
 from machine import code_version, cpu_model  # benchmarks/machine.py
 
 from opl.ops import kernels
-from opl.ops.gaussian_features import (
-    _chunk,
-    _gaussian_features_backward_op,
-    _gaussian_features_op,
-)
+from opl.ops.gaussian_features import _chunk, reference_backward, reference_forward
 
 PEAK_FP32_TFLOPS = (("H100 PCIe", 51.2), ("H100", 67.0), ("H200", 67.0), ("A100", 19.5))
 """Dense FP32 peaks (vendor figures, TFLOP/s) by a substring of the device name, first match."""
@@ -175,12 +171,9 @@ def kernel_call(module, inputs, upstream, cutoff: float) -> Callable[[], object]
 
 
 def reference_call(inputs, upstream, cutoff: float, max_elements: int) -> Callable[[], object]:
-    forward = kernels._reference(_gaussian_features_op)
-    backward = kernels._reference(_gaussian_features_backward_op)
-
     def run():
-        forward(*inputs, cutoff, max_elements)
-        return backward(*upstream, *inputs, cutoff, max_elements)
+        reference_forward(*inputs, cutoff, max_elements)
+        return reference_backward(*upstream, *inputs, cutoff, max_elements)
 
     return run
 
@@ -212,10 +205,8 @@ def max_relative_errors(module, n: int, k: int, cutoff: float) -> list[float]:
     inputs64, upstream64 = gaussian_inputs(n, k, 2, 4, torch.float64, seed=1)
     max_elements = 1 << 24
     expected = (
-        *kernels._reference(_gaussian_features_op)(*inputs64, cutoff, max_elements),
-        *kernels._reference(_gaussian_features_backward_op)(
-            *upstream64, *inputs64, cutoff, max_elements
-        ),
+        *reference_forward(*inputs64, cutoff, max_elements),
+        *reference_backward(*upstream64, *inputs64, cutoff, max_elements),
     )
     inputs32, upstream32 = ([t.float() for t in ts] for ts in (inputs64, upstream64))
     got = (

@@ -1,6 +1,8 @@
-"""Custom operations: a pure-torch reference of each (the specification and the CPU path)."""
+"""Custom operations: a pure-torch reference of each (the specification and the CPU path), and
+their CUDA kernels (``opl.ops.kernels``, imported here to fill the ops' CUDA slots; it builds
+nothing until an op runs on CUDA)."""
 
+from opl.ops import kernels
 from opl.ops.gaussian_features import cutoff_error_bound, gaussian_features
 
-__all__ = ["cutoff_error_bound", "gaussian_features"]
-from opl.ops import kernels  # noqa: E402, F401  (fills the ops' CUDA slots; builds nothing)
+__all__ = ["cutoff_error_bound", "gaussian_features", "kernels"]

@@ -194,8 +194,7 @@ def _chunks(n: int, k: int, max_elements: int) -> range:
     return range(0, n, max(1, max_elements // max(1, k)))
 
 
-@torch.library.custom_op("opl::gaussian_features", mutates_args=())
-def _gaussian_features_op(
+def reference_forward(
     x: torch.Tensor,
     means: torch.Tensor,
     scales: torch.Tensor,
@@ -214,6 +213,11 @@ def _gaussian_features_op(
     return tuple(torch.cat(p) for p in zip(*parts, strict=True))
 
 
+_gaussian_features_op = torch.library.custom_op("opl::gaussian_features", mutates_args=())(
+    reference_forward
+)
+
+
 def _empty_outputs(x, features):
     n, d = x.shape
     c = features.shape[1]
@@ -225,8 +229,7 @@ def _(x, means, scales, features, weights, cutoff, max_elements):
     return _empty_outputs(x, features)
 
 
-@torch.library.custom_op("opl::gaussian_features_backward", mutates_args=())
-def _gaussian_features_backward_op(
+def reference_backward(
     grad_values: torch.Tensor,
     grad_gradients: torch.Tensor,
     grad_curvatures: torch.Tensor,
@@ -255,6 +258,11 @@ def _gaussian_features_backward_op(
         for total, part in zip(grad_params, grads[1:], strict=True):
             total += part
     return grad_x, *grad_params
+
+
+_gaussian_features_backward_op = torch.library.custom_op(
+    "opl::gaussian_features_backward", mutates_args=()
+)(reference_backward)
 
 
 @_gaussian_features_backward_op.register_fake

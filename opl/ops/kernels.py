@@ -38,7 +38,7 @@ from types import ModuleType
 
 import torch
 
-from opl.ops.gaussian_features import _gaussian_features_backward_op, _gaussian_features_op
+from opl.ops.gaussian_features import reference_backward, reference_forward
 
 ENVIRONMENT_VARIABLE = "OPL_KERNELS"
 MODES = ("auto", "off", "on", "require")
@@ -144,12 +144,6 @@ class Loader:
 LOADER = Loader(_build)
 
 
-def _reference(op: torch.library.CustomOpDef) -> Callable:
-    """The function ``op`` was defined from: its pure-torch, device-agnostic reference
-    (``_init_fn``: torch has no public accessor for it)."""
-    return op._init_fn
-
-
 def _check_gaussian_features_supported(x: torch.Tensor) -> None:
     """ValueError naming the limit unless the kernel supports x's dtype and dimension."""
     hint = f"({ENVIRONMENT_VARIABLE}=off runs the pure-torch reference instead)"
@@ -174,8 +168,7 @@ def _gaussian_features_cuda(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     module = LOADER.active()
     if module is None:
-        reference = _reference(_gaussian_features_op)
-        return reference(x, means, scales, features, weights, cutoff, max_elements)
+        return reference_forward(x, means, scales, features, weights, cutoff, max_elements)
     _check_gaussian_features_supported(x)
     inputs = (t.contiguous() for t in (x, means, scales, features, weights))
     return tuple(module.gaussian_features_forward(*inputs, cutoff))
@@ -197,7 +190,6 @@ def _gaussian_features_backward_cuda(
     module = LOADER.active()
     tensors = (grad_values, grad_gradients, grad_curvatures, x, means, scales, features, weights)
     if module is None:
-        reference = _reference(_gaussian_features_backward_op)
-        return reference(*tensors, cutoff, max_elements)
+        return reference_backward(*tensors, cutoff, max_elements)
     _check_gaussian_features_supported(x)
     return tuple(module.gaussian_features_backward(*(t.contiguous() for t in tensors), cutoff))
