@@ -52,29 +52,13 @@ import numpy as np
 from data_gen.checks import positive_finite, steps_per_interval
 from data_gen.config import bounds
 from data_gen.generator import Coordinate, FieldSpec, Generator, Layout
+from data_gen.grid.etdrk4 import etdrk4_coefficients, etdrk4_step
 from data_gen.random_fields import GaussianRandomField
 
 __all__ = ["Burgers", "solve_burgers"]
 
 # Quadrature points on the upper half of the contour |w - z| = 1 (Kassam & Trefethen use 16
 # there; 32 gives the phi-functions to round-off for every real z <= 0).
-_N_CONTOUR = 32
-
-
-def _etdrk4_coefficients(
-    lin: np.ndarray, h: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """ETDRK4 coefficients (e^{z}, e^{z/2}, Q, f1, f2, f3) for z = h * lin, lin real <= 0."""
-    z = h * lin
-    theta = np.pi * (np.arange(1, _N_CONTOUR + 1) - 0.5) / _N_CONTOUR
-    w = z[:, None] + np.exp(1j * theta)[None, :]
-    ew = np.exp(w)
-    w3 = w**3
-    q = h * np.mean((np.exp(w / 2) - 1.0) / w, axis=1).real
-    f1 = h * np.mean((-4.0 - w + ew * (4.0 - 3.0 * w + w**2)) / w3, axis=1).real
-    f2 = h * np.mean((2.0 + w + ew * (w - 2.0)) / w3, axis=1).real
-    f3 = h * np.mean((-4.0 - 3.0 * w - w**2 + ew * (4.0 - w)) / w3, axis=1).real
-    return np.exp(z), np.exp(z / 2), q, f1, f2, f3
 
 
 def solve_burgers(
@@ -154,7 +138,7 @@ def solve_burgers(
     interval = t_end / n_snapshots
     m = steps_per_interval(interval, dt)
     h = interval / m
-    e, e2, q, f1, f2, f3 = _etdrk4_coefficients(-nu * k**2, h)
+    coefficients = etdrk4_coefficients(-nu * k**2, h)
 
     out = np.empty((n_snapshots, s), dtype=np.float64)
     v = np.fft.rfft(u)
@@ -163,14 +147,7 @@ def solve_burgers(
     with np.errstate(over="ignore", invalid="ignore"):
         for snap in range(n_snapshots):
             for step in range(m):
-                nv = nonlinear(v)
-                a = e2 * v + q * nv
-                na = nonlinear(a)
-                b = e2 * v + q * na
-                nb = nonlinear(b)
-                d = e2 * a + q * (2.0 * nb - nv)
-                nd = nonlinear(d)
-                v = e * v + f1 * nv + 2.0 * f2 * (na + nb) + f3 * nd
+                v = etdrk4_step(v, nonlinear, coefficients)
                 if not np.isfinite(v).all():
                     t_fail = (snap * m + step + 1) * h
                     raise FloatingPointError(

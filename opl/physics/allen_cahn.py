@@ -31,35 +31,12 @@ import math
 import numpy as np
 import torch
 
+from data_gen.grid.etdrk4 import etdrk4_coefficients, etdrk4_step
 from opl.physics.domain import Box
 from opl.physics.grid_reference import GridReference, uniform_axis
 from opl.physics.problem import Problem, dirichlet, pde, periodic
 
 # Quadrature points on the upper half of the contour |w - z| = 1 around each z = h * L_k.
-_CONTOUR = 32
-
-
-def etdrk4_coefficients(linear: np.ndarray, h: float) -> tuple[np.ndarray, ...]:
-    """ETDRK4 coefficients ``(e^z, e^{z/2}, Q, f1, f2, f3)`` for ``z = h * linear`` (real, <= 0):
-    ``Q = h(e^{z/2} - 1)/z``, ``f1 = h(-4 - z + e^z(4 - 3z + z²))/z³``,
-    ``f2 = h(2 + z + e^z(z - 2))/z³``, ``f3 = h(-4 - 3z - z² + e^z(4 - z))/z³``, each the mean
-    over a circle of radius 1 around z (Cauchy's formula), free of cancellation at small |z|."""
-    z = h * np.asarray(linear, dtype=np.float64)
-    theta = math.pi * (np.arange(1, _CONTOUR + 1) - 0.5) / _CONTOUR
-    w = z[:, None] + np.exp(1j * theta)[None, :]
-    ew, w3 = np.exp(w), w**3
-
-    def mean(values: np.ndarray) -> np.ndarray:
-        return h * values.mean(axis=1).real
-
-    return (
-        np.exp(z),
-        np.exp(z / 2),
-        mean((np.exp(w / 2) - 1) / w),
-        mean((-4 - w + ew * (4 - 3 * w + w**2)) / w3),
-        mean((2 + w + ew * (w - 2)) / w3),
-        mean((-4 - 3 * w - w**2 + ew * (4 - w)) / w3),
-    )
 
 
 def solve_allen_cahn(
@@ -83,7 +60,7 @@ def solve_allen_cahn(
     linear = -diffusion * wavenumber**2
     interval = t_end / snapshots
     steps = max(1, math.ceil(interval / dt - 1e-9))
-    e, e2, q, f1, f2, f3 = etdrk4_coefficients(linear, interval / steps)
+    coefficients = etdrk4_coefficients(linear, interval / steps)
 
     def nonlinear(v: np.ndarray) -> np.ndarray:
         u = np.fft.irfft(v, n=modes)
@@ -98,13 +75,7 @@ def solve_allen_cahn(
     u[0], u_t[0] = np.fft.irfft(v, n=modes), rate(v)
     for k in range(1, snapshots + 1):
         for _ in range(steps):
-            nv = nonlinear(v)
-            a = e2 * v + q * nv
-            na = nonlinear(a)
-            b = e2 * v + q * na
-            nb = nonlinear(b)
-            c = e2 * a + q * (2 * nb - nv)
-            v = e * v + f1 * nv + 2 * f2 * (na + nb) + f3 * nonlinear(c)
+            v = etdrk4_step(v, nonlinear, coefficients)
         if not np.isfinite(v).all():
             raise FloatingPointError(f"Allen-Cahn reference diverged by t = {k * interval:g}")
         u[k], u_t[k] = np.fft.irfft(v, n=modes), rate(v)
