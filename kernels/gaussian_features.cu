@@ -77,6 +77,28 @@ __host__ __device__ __forceinline__ int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
+// The terms of the pair (point x, Gaussian mu, a = 1/s^2): u_j = x_j - mu_j, ua_j = u_j a_j,
+// E = sum_j u_j ua_j, g = exp(-E/2) and q = sum_j w_j (ua_j^2 - a_j). Returns false, with only
+// u, ua computed, when the pair is cut off (E > cut2).
+template <typename T, int D>
+__device__ __forceinline__ bool pair_terms(const T (&x)[D], const T (&mu)[D], const T (&a)[D],
+                                           const T (&w)[D], T cut2, T (&u)[D], T (&ua)[D], T& g,
+                                           T& q) {
+  T energy = T(0);
+#pragma unroll
+  for (int j = 0; j < D; ++j) {
+    u[j] = x[j] - mu[j];
+    ua[j] = u[j] * a[j];
+    energy += u[j] * ua[j];
+  }
+  if (energy > cut2) return false;
+  g = gaussian(energy);
+  q = T(0);
+#pragma unroll
+  for (int j = 0; j < D; ++j) q += w[j] * (ua[j] * ua[j] - a[j]);
+  return true;
+}
+
 // A tile of kBlock Gaussians: means, 1/s^2 and the features of one channel group.
 template <typename T, int D>
 struct GaussianTile {
@@ -138,19 +160,8 @@ __global__ void __launch_bounds__(kBlock)
     __syncthreads();
     const int count = static_cast<int>(min64(kBlock, k - begin));
     for (int m = 0; m < count; ++m) {
-      T ua[D];
-      T energy = T(0);
-#pragma unroll
-      for (int j = 0; j < D; ++j) {
-        const T u = xp[j] - tile.mu[m][j];
-        ua[j] = u * tile.a[m][j];
-        energy += u * ua[j];
-      }
-      if (energy > cut2) continue;
-      const T g = gaussian(energy);
-      T q = T(0);
-#pragma unroll
-      for (int j = 0; j < D; ++j) q += w[j] * (ua[j] * ua[j] - tile.a[m][j]);
+      T u[D], ua[D], g, q;
+      if (!pair_terms(xp, tile.mu[m], tile.a[m], w, cut2, u, ua, g, q)) continue;
 #pragma unroll
       for (int i = 0; i < kGroup; ++i) {
         const T gf = g * tile.f[m][i];
@@ -221,22 +232,11 @@ __global__ void __launch_bounds__(kBlock)
     __syncthreads();
     const int count = static_cast<int>(min64(kBlock, k - begin));
     for (int m = 0; m < count; ++m) {
-      T ua[D];
-      T energy = T(0);
+      T u[D], ua[D], g, q;
+      if (!pair_terms(xp, tile.mu[m], tile.a[m], w, cut2, u, ua, g, q)) continue;
+      T alpha = T(0), rho = T(0), beta[D];
 #pragma unroll
-      for (int j = 0; j < D; ++j) {
-        const T u = xp[j] - tile.mu[m][j];
-        ua[j] = u * tile.a[m][j];
-        energy += u * ua[j];
-      }
-      if (energy > cut2) continue;
-      const T g = gaussian(energy);
-      T q = T(0), alpha = T(0), rho = T(0), beta[D];
-#pragma unroll
-      for (int j = 0; j < D; ++j) {
-        q += w[j] * (ua[j] * ua[j] - tile.a[m][j]);
-        beta[j] = T(0);
-      }
+      for (int j = 0; j < D; ++j) beta[j] = T(0);
 #pragma unroll
       for (int i = 0; i < kGroup; ++i) {
         const T f = tile.f[m][i];
@@ -322,22 +322,11 @@ __global__ void __launch_bounds__(kBlock)
     __syncthreads();
     const int count = static_cast<int>(min64(kBlock, split_end - begin));
     for (int m = 0; m < count; ++m) {
-      T u[D], ua[D];
-      T energy = T(0);
+      T u[D], ua[D], g, q;
+      if (!pair_terms(tile.x[m], mu, a, w, cut2, u, ua, g, q)) continue;
+      T alpha = T(0), rho = T(0), beta[D];
 #pragma unroll
-      for (int j = 0; j < D; ++j) {
-        u[j] = tile.x[m][j] - mu[j];
-        ua[j] = u[j] * a[j];
-        energy += u[j] * ua[j];
-      }
-      if (energy > cut2) continue;
-      const T g = gaussian(energy);
-      T q = T(0), alpha = T(0), rho = T(0), beta[D];
-#pragma unroll
-      for (int j = 0; j < D; ++j) {
-        q += w[j] * (ua[j] * ua[j] - a[j]);
-        beta[j] = T(0);
-      }
+      for (int j = 0; j < D; ++j) beta[j] = T(0);
 #pragma unroll
       for (int i = 0; i < kGroup; ++i) {
         const T gv = tile.gv[m][i], gl = tile.gl[m][i];

@@ -30,18 +30,19 @@ def module(model=None, **kwargs):
     return PhysicsModule(model or small_pig(), **{**defaults, **kwargs})
 
 
-def fit(physics, tmp_path, steps):
+def fit(physics, root, steps, ckpt_path=None, checkpoints=False):
+    """Train on the CPU in float64: CSV logs at every step, checkpoints on request."""
     trainer = L.Trainer(
         max_steps=steps,
         accelerator="cpu",
         precision="64-true",
-        default_root_dir=tmp_path,
+        default_root_dir=root,
         enable_progress_bar=False,
         enable_model_summary=False,
-        enable_checkpointing=False,
+        enable_checkpointing=checkpoints,
         log_every_n_steps=1,
     )
-    trainer.fit(physics)
+    trainer.fit(physics, ckpt_path=ckpt_path)
     return trainer
 
 
@@ -139,17 +140,7 @@ def test_opl_fit_trains_pig_from_its_config(tmp_path):
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     def run(root, steps, ckpt_path=None):
         physics = module(optimizer=None, lbfgs=LBFGS(max_iter=3), steps_per_epoch=2)
-        trainer = L.Trainer(
-            max_steps=steps,
-            accelerator="cpu",
-            precision="64-true",
-            default_root_dir=root,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            logger=False,
-        )
-        trainer.fit(physics, ckpt_path=ckpt_path)
-        return physics, trainer
+        return physics, fit(physics, root, steps, ckpt_path, checkpoints=True)
 
     straight, _ = run(tmp_path / "a", 6)
     _, first = run(tmp_path / "b", 4)
