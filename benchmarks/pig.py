@@ -97,7 +97,10 @@ def plot(root: str, path: str, resolution: int = 250) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     titles = ("exact u", "PIG prediction", "PIG error (prediction - exact)")
     for ax, field, title in zip(axes, (exact, pred, pred - exact), titles, strict=True):
-        image = ax.imshow(field, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r")
+        bound = abs(field).max()  # symmetric colour limits: zero is white
+        image = ax.imshow(
+            field, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r", vmin=-bound, vmax=bound
+        )
         ax.set(title=title, xlabel="x", ylabel="y")
         fig.colorbar(image, ax=ax)
     fig.tight_layout()
@@ -113,7 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--markdown", help="also write the report to this file")
     parser.add_argument("--plot", help="PNG of PIG's prediction and error")
+    parser.add_argument(
+        "--plot-run", help="only draw --plot from this finished `opl fit` run (its root folder)"
+    )
     args = parser.parse_args(argv[:split])
+    version = code_version()  # the code that runs, not what the checkout holds when it ends
+    if args.plot_run:
+        plot(args.plot_run, args.plot or "pig_helmholtz.png")
+        return 0
     shared = (QUICK if args.quick else []) + argv[split + 1 :]
     pinn = {"class_path": "opl.models.MLP", "init_args": {"hidden": args.pinn_hidden}}
     runs = {"PIG": shared, "PINN": [*shared, f"--model.init_args.model={json.dumps(pinn)}"]}
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "benchmarks/pig.py", *argv])
     lines = [
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}; "
-        f"code {code_version()}",
+        f"code {version}",
         f"- Date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- Command: `{command}` (config `configs/train/helmholtz_pig.yaml`)",
         "",
