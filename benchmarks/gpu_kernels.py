@@ -46,7 +46,7 @@ import torch
 from machine import code_version, cpu_model  # benchmarks/machine.py
 
 from opl.ops import kernels
-from opl.ops.gaussian_features import _chunk, reference_backward, reference_forward
+from opl.ops.gaussian_features import _chunk, chunk_size, reference_backward, reference_forward
 
 PEAK_FP32_TFLOPS = (("H100 PCIe", 51.2), ("H100", 67.0), ("H200", 67.0), ("A100", 19.5))
 """Dense FP32 peaks (vendor figures, TFLOP/s) by a substring of the device name, first match."""
@@ -183,7 +183,7 @@ def compiled_call(inputs, upstream, cutoff: float, max_elements: int) -> Callabl
     chunks; the parameter gradients are summed over chunks as the reference does."""
     x, means, scales, features, weights = inputs
     chunk = torch.compile(_chunk)
-    step = max(1, max_elements // means.shape[0])
+    step = chunk_size(means.shape[0], max_elements)
     params = [t.detach().requires_grad_(True) for t in (means, scales, features)]
 
     def run():

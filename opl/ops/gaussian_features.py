@@ -190,8 +190,9 @@ def _chunk(
     return value, gradient, curvature
 
 
-def _chunks(n: int, k: int, max_elements: int) -> range:
-    return range(0, n, max(1, max_elements // max(1, k)))
+def chunk_size(k: int, max_elements: int) -> int:
+    """Points per chunk of the CPU path: at most ``max_elements`` pairs with ``k`` Gaussians."""
+    return max(1, max_elements // max(1, k))
 
 
 def reference_forward(
@@ -203,7 +204,8 @@ def reference_forward(
     cutoff: float,
     max_elements: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    step = _chunks(x.shape[0], means.shape[0], max_elements).step
+    """The op's outputs (module docstring), chunk by chunk of points."""
+    step = chunk_size(means.shape[0], max_elements)
     parts = [
         _chunk(x[i : i + step], means, scales, features, weights, cutoff)
         for i in range(0, x.shape[0], step)
@@ -246,7 +248,7 @@ def reference_backward(
     (``torch.func.vjp``, which works inside a custom op's kernel where autograd does not)."""
     grad_x = torch.empty_like(x)
     grad_params = [torch.zeros_like(t) for t in (means, scales, features)]
-    step = _chunks(x.shape[0], means.shape[0], max_elements).step
+    step = chunk_size(means.shape[0], max_elements)
     for i in range(0, x.shape[0], step):
         _, pullback = torch.func.vjp(
             lambda *args: _chunk(*args, weights, cutoff), x[i : i + step], means, scales, features
