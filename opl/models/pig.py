@@ -24,7 +24,7 @@ MLP in forward mode.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -32,7 +32,7 @@ from torch import nn
 
 from opl.models.base import Operator
 from opl.models.pointwise import check_activation, mlp_layers, propagate
-from opl.ops import gaussian_features
+from opl.ops import gaussian_features, gaussian_values
 from opl.physics.fields import Fields
 
 
@@ -117,6 +117,23 @@ class PIG(Operator):
         """``u`` (N, c) at ``points`` (N, d)."""
         return self.fields(points, 0).u
 
+    def _per_gaussian_set(self, evaluate: Callable[..., tuple[torch.Tensor, ...]]):
+        """The outputs (a tuple of (N, c, ...) tensors) of ``evaluate(means, scales, features)``,
+        called once for the shared layout, or once per channel with that channel's Gaussians
+        and scalar weights (no zero features) and joined along the channel axis."""
+        if self.layout == "shared":
+            return evaluate(self.means, self.scales, self.features)
+        per_channel = [
+            evaluate(mu, s, f[:, None])
+            for mu, s, f in zip(
+                self.means.chunk(self.n_features),
+                self.scales.chunk(self.n_features),
+                self.features.chunk(self.n_features),
+                strict=True,
+            )
+        ]
+        return [torch.cat(parts, 1) for parts in zip(*per_channel, strict=True)]
+
     def fields(
         self, points: torch.Tensor, order: int, weights: Sequence[float] | None = None
     ) -> Fields:
@@ -131,21 +148,14 @@ class PIG(Operator):
             embedded = _rotated_gaussian_features(
                 points, self.means, self.scales, self.angles, self.feature_vectors(), w
             )
-        elif self.layout == "shared":
-            embedded = gaussian_features(
-                points, self.means, self.scales, self.features, w, self.cutoff
+        elif order == 0:  # values alone (boundary data): half the op's work
+            embedded = self._per_gaussian_set(
+                lambda mu, s, f: (gaussian_values(points, mu, s, f, self.cutoff),)
             )
-        else:  # one op call per channel: its own Gaussians, scalar weights (no zero features)
-            per_channel = [
-                gaussian_features(points, mu, s, f[:, None], w, self.cutoff)
-                for mu, s, f in zip(
-                    self.means.chunk(self.n_features),
-                    self.scales.chunk(self.n_features),
-                    self.features.chunk(self.n_features),
-                    strict=True,
-                )
-            ]
-            embedded = [torch.cat(parts, 1) for parts in zip(*per_channel, strict=True)]
+        else:
+            embedded = self._per_gaussian_set(
+                lambda mu, s, f: gaussian_features(points, mu, s, f, w, self.cutoff)
+            )
         fields = Fields(
             embedded[0],
             embedded[1] if order >= 1 else None,

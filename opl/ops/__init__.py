@@ -3,6 +3,6 @@ their CUDA kernels (``opl.ops.kernels``, imported here to fill the ops' CUDA slo
 nothing until an op runs on CUDA)."""
 
 from opl.ops import kernels
-from opl.ops.gaussian_features import cutoff_error_bound, gaussian_features
+from opl.ops.gaussian_features import cutoff_error_bound, gaussian_features, gaussian_values
 
-__all__ = ["cutoff_error_bound", "gaussian_features", "kernels"]
+__all__ = ["cutoff_error_bound", "gaussian_features", "gaussian_values", "kernels"]

@@ -31,6 +31,8 @@ stays bounded for any N×K. **CUDA** fills the op's CUDA slot with the fused ker
 ``kernels/gaussian_features.cu`` (direct differences, no expansion) when ``OPL_KERNELS`` allows
 (``opl.ops.kernels``).
 
+``gaussian_values`` returns ``F`` alone, for points where a condition needs no derivatives.
+
 The op is ``torch.ops.opl.gaussian_features`` (a ``torch.library`` custom op with a fake
 implementation for ``torch.compile`` / ``torch.export`` and first-order autograd to ``x``, ``μ``,
 ``s`` and ``f``; not to ``w``, and no double backward).
@@ -41,6 +43,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 DEFAULT_MAX_ELEMENTS = 1 << 22
 """(point, Gaussian) pairs per chunk of the CPU path: 32 MiB per float64 (chunk, K) matrix."""
@@ -76,6 +79,47 @@ def gaussian_features(
     return torch.ops.opl.gaussian_features(
         x, means, scales, features, weights.to(x.dtype), _cutoff(cutoff), int(max_elements)
     )
+
+
+def gaussian_values(
+    x: torch.Tensor,
+    means: torch.Tensor,
+    scales: torch.Tensor,
+    features: torch.Tensor,
+    cutoff: float | None = None,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> torch.Tensor:
+    """``F`` (N, c) alone, for conditions on values (Dirichlet data): the op's first output
+    at half its cost (one small GEMM for ``g @ f`` instead of ``g @ M``). Plain torch
+    operations (the same moment expansion), so autograd of any order works; each chunk of
+    points is recomputed in the backward pass (activation checkpointing), so memory stays
+    bounded as in the op. Arguments as in ``gaussian_features``."""
+    _check(x, means, scales, features, None, cutoff)
+    step = chunk_size(means.shape[0], max_elements)
+    parts = [
+        checkpoint(
+            _values_chunk,
+            x[i : i + step],
+            means,
+            scales,
+            features,
+            _cutoff(cutoff),
+            use_reentrant=False,
+        )
+        for i in range(0, x.shape[0], step)
+    ]
+    return torch.cat(parts) if parts else x.new_zeros(0, features.shape[1])
+
+
+def _values_chunk(
+    x: torch.Tensor,
+    means: torch.Tensor,
+    scales: torch.Tensor,
+    features: torch.Tensor,
+    cutoff: float,
+) -> torch.Tensor:
+    centre = means.detach().mean(0)
+    return _gaussians(x - centre, _exponent_matrix(means - centre, scales), cutoff) @ features
 
 
 def cutoff_error_bound(
@@ -147,7 +191,7 @@ def _moments(
     mu = centred_means
     a = 1.0 / (scales * scales)  # (K, d): 1/s²
     b = mu * a  # μ/s²
-    exponent = torch.cat([a.T, -2.0 * b.T, (mu * b).sum(1, keepdim=True).T])
+    exponent = _exponent_matrix(mu, scales)
     a2 = a * a
     constant = ((mu * mu * a2 - a) * weights).sum(1, keepdim=True)  # Σ_j w_j (μ²/s⁴ - 1/s²)
     columns = [
@@ -160,6 +204,23 @@ def _moments(
     ]
     per_gaussian = torch.cat(columns, 1)  # (K, 2 + 4d)
     return exponent, (features[:, :, None] * per_gaussian[:, None, :]).flatten(1)
+
+
+def _exponent_matrix(centred_means: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """``B`` (2d+1, K) with ``[y², y, 1] @ B = E`` for ``y = x - x₀`` and means shifted by x₀."""
+    a = 1.0 / (scales * scales)  # (K, d): 1/s²
+    b = centred_means * a  # μ/s²
+    return torch.cat([a.T, -2.0 * b.T, (centred_means * b).sum(1, keepdim=True).T])
+
+
+def _gaussians(y: torch.Tensor, exponent_matrix: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """``g = exp(-E/2)`` (n, K) at centred points ``y``, zero where ``E > cutoff²``."""
+    # -E/2: the factor folded into the small matrix saves a pass over the big one
+    log_g = torch.cat([y * y, y, torch.ones_like(y[:, :1])], 1) @ (-0.5 * exponent_matrix)
+    g = torch.exp(log_g)
+    if math.isfinite(cutoff):
+        g = torch.where(log_g >= -0.5 * cutoff * cutoff, g, torch.zeros_like(g))
+    return g
 
 
 def _chunk(
@@ -176,11 +237,7 @@ def _chunk(
     exponent_matrix, moment_matrix = _moments(means - centre, scales, features, weights)
     n, d = y.shape
     c = features.shape[1]
-    # -E/2 (n, K): the factor folded into the small matrix saves a pass over the big one
-    log_g = torch.cat([y * y, y, torch.ones_like(y[:, :1])], 1) @ (-0.5 * exponent_matrix)
-    g = torch.exp(log_g)
-    if math.isfinite(cutoff):
-        g = torch.where(log_g >= -0.5 * cutoff * cutoff, g, torch.zeros_like(g))
+    g = _gaussians(y, exponent_matrix, cutoff)
     sums = (g @ moment_matrix).view(n, c, 2 + 4 * d)
     value = sums[:, :, 0]
     s_a, s_b, s_a2, s_ab = (sums[:, :, 1 + i * d : 1 + (i + 1) * d] for i in range(4))

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from opl.ops import cutoff_error_bound, gaussian_features
+from opl.ops import cutoff_error_bound, gaussian_features, gaussian_values
 
 
 def random_gaussians(n=40, k=25, d=2, c=3, seed=0, dtype=torch.float64):
@@ -80,6 +80,23 @@ def test_chunked_backward_equals_the_unchunked_one():
         grads.append([t.grad for t in leaves])
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cutoff", [None, 2.5])
+def test_values_alone_equal_the_ops_values_and_the_definitions_gradients(cutoff):
+    inputs = random_gaussians(n=37, k=11, d=3)
+    leaves = [t.clone().requires_grad_(True) for t in inputs]
+    values = gaussian_values(*leaves, cutoff, max_elements=4 * 11)  # 10 chunks
+    # as the op's first output: the same expansion, so the same digits up to summation order
+    torch.testing.assert_close(
+        values, gaussian_features(*inputs, cutoff=cutoff)[0], rtol=1e-13, atol=1e-13
+    )
+    if cutoff is None:  # through the recomputed chunks, against autograd of the definition
+        values.sin().sum().backward()
+        copies = [t.clone().requires_grad_(True) for t in inputs]
+        plain_sum(*copies).sin().sum().backward()
+        for a, b in zip(leaves, copies, strict=True):
+            torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("cutoff", [None, 2.5])

@@ -57,6 +57,14 @@ def test_pig_fields_equal_autograd_of_the_definition(case):
     torch.testing.assert_close(fields.grad, exact.grad, rtol=1e-11, atol=1e-11)
     torch.testing.assert_close(fields.second, exact.second, rtol=1e-10, atol=1e-10)
     assert model.fields(x, 0).grad is None and model.fields(x, 1).second is None
+    # order 0 takes the values-only path: the same u, and the same parameter gradients
+    values = model.fields(x, 0).u
+    torch.testing.assert_close(values, exact.u, rtol=1e-12, atol=1e-12)
+    parameters = list(model.parameters())
+    ours = torch.autograd.grad(values.square().sum(), parameters)
+    definition = torch.autograd.grad(plain_pig(model)(x).square().sum(), parameters)
+    for a, b in zip(ours, definition, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
 def test_propagate_through_an_mlp_equals_its_double_backward():
