@@ -4,11 +4,12 @@
 """
 
 from opl.models.base import Operator
+from opl.models.lpinn import LPINN
 from opl.models.mgno import MgNO
 from opl.models.mlp import MLP
 from opl.models.pig import PIG
 
-MODELS: dict[str, type[Operator]] = {"MgNO": MgNO, "MLP": MLP, "PIG": PIG}
+MODELS: dict[str, type[Operator]] = {"LPINN": LPINN, "MgNO": MgNO, "MLP": MLP, "PIG": PIG}
 """Model classes by the name bundles store; nothing else is ever built from a bundle."""
 
-__all__ = ["MLP", "MODELS", "PIG", "MgNO", "Operator"]
+__all__ = ["LPINN", "MLP", "MODELS", "PIG", "MgNO", "Operator"]

@@ -78,6 +78,10 @@ class Convection1D(Problem):
             coordinates=("x", "t"),
         )
 
+    def speed(self, u: torch.Tensor) -> torch.Tensor:
+        """The characteristic speed ``dx/dt = c``."""
+        return torch.full_like(u, self.c)
+
     def initial_condition(self, points: torch.Tensor) -> torch.Tensor:
         """u0(x) at the points' x (n, 1)."""
         x = points[:, 0:1]
