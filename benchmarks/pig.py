@@ -15,23 +15,16 @@ error (PNG). Options after ``--`` go to ``opl fit`` for both runs (e.g. ``--trai
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import glob
 import json
 import os
 import shlex
 import sys
 import tempfile
-import time
 
 import torch
-import yaml
-from jsonargparse import ArgumentParser
 from machine import code_version, cpu_model  # benchmarks/machine.py
-
-from opl.cli import main as opl_main
-from opl.physics import Problem
+from physics_runs import fit, trained_model  # benchmarks/physics_runs.py
 
 CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "train", "helmholtz_pig.yaml")
 PAPER = {"PIG": 4.13e-5, "PINN": 4.02e-1}
@@ -42,45 +35,6 @@ QUICK = [
     "--model.init_args.lbfgs.max_iter=3",
     "--model.init_args.test_resolution=50",
 ]
-
-
-def fit(root: str, overrides: list[str]) -> dict:
-    """``opl fit`` with the config and ``overrides``; wall time and the logged metrics."""
-    argv = ["fit", "--config", CONFIG, f"--trainer.default_root_dir={root}", *overrides]
-    start = time.perf_counter()
-    if opl_main(argv) != 0:
-        raise SystemExit(f"opl fit failed: {shlex.join(argv)}")
-    seconds = time.perf_counter() - start
-    (metrics,) = glob.glob(os.path.join(root, "lightning_logs", "*", "metrics.csv"))
-    rows = list(csv.DictReader(open(metrics)))
-    history = [(int(r["step"]) + 1, float(r["val/rel_l2"])) for r in rows if r.get("val/rel_l2")]
-    evaluations = [float(r["train/evaluations"]) for r in rows if r.get("train/evaluations")]
-    return {
-        "rel_l2": history[-1][1],
-        "history": history,
-        "evaluations": int(evaluations[-1]),
-        "steps": int(rows[-1]["step"]) + 1,
-        "seconds": seconds,
-        "root": root,
-    }
-
-
-def trained_model(root: str) -> tuple[torch.nn.Module, Problem]:
-    """The model and problem of a finished run: built from its saved config, weights from its
-    last checkpoint."""
-    (saved,) = glob.glob(os.path.join(root, "lightning_logs", "*", "config.yaml"))
-    module = yaml.safe_load(open(saved))["model"]["init_args"]
-    parser = ArgumentParser()
-    parser.add_argument("--model", type=torch.nn.Module)
-    parser.add_argument("--problem", type=Problem)
-    built = parser.instantiate_classes(
-        parser.parse_object({"model": module["model"], "problem": module["problem"]})
-    )
-    (checkpoint,) = glob.glob(os.path.join(root, "lightning_logs", "*", "checkpoints", "*.ckpt"))
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    model = built.model.double()
-    model.load_state_dict({k[len("model.") :]: v for k, v in state.items()})
-    return model.eval(), built.problem
 
 
 def plot(root: str, path: str, resolution: int = 250) -> None:
@@ -134,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name, overrides in runs.items():
             if args.only in (None, name):
-                results[name] = fit(os.path.join(tmp, name), overrides)
+                results[name] = fit(CONFIG, os.path.join(tmp, name), overrides)
         if args.plot and "PIG" in results:
             plot(results["PIG"]["root"], args.plot)
 
