@@ -52,7 +52,7 @@ def overrides_for(name: str, c: float, args: argparse.Namespace) -> list[str]:
     if name == "LPINN":
         quick = ["--model.init_args.model.init_args.hidden=[10, 10]"] if args.quick else []
         return [f"--model.init_args.problem.init_args.eulerian={json.dumps(eulerian)}", *quick]
-    points = {"pde": args.interior, "initial": 512, "periodic": 512}
+    points = {"pde": args.interior, "initial": 256, "periodic": 256}
     mlp = {"class_path": "opl.models.MLP", "init_args": {"hidden": args.pinn_hidden}}
     return [
         f"--model.init_args.model={json.dumps(mlp)}",
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speeds", type=float, nargs="+", default=SPEEDS)
     parser.add_argument("--pinn-hidden", type=int, nargs="+", default=[50, 50, 50, 50, 50])
     parser.add_argument(
-        "--interior", type=int, default=4000, help="PINN interior points (LPINN: its config's)"
+        "--interior", type=int, default=2000, help="PINN interior points (LPINN: its config's)"
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--markdown", help="also write the report to this file")

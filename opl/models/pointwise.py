@@ -1,4 +1,4 @@
-r"""Pieces shared by the physics-informed models ``u: R^d -> R^c`` (PIG, MLP).
+r"""Pieces shared by the physics-informed models ``u: R^d -> R^c`` (PIG, MLP, LPINN).
 
 ``propagate`` pushes ``Fields`` (value, gradient, second-order term ``L_w = Σ_j w_j ∂²/∂x_j²``)
 through the layers of an MLP in forward mode, exactly:

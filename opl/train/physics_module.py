@@ -52,7 +52,7 @@ class PhysicsModule(L.LightningModule):
 
     Args:
         model: a physics-informed model with ``fields(points, order, weights)`` (``opl.models``
-            PIG, MLP).
+            PIG, MLP, LPINN; the last returns ``opl.physics.LagrangianFields``).
         problem: an ``opl.physics`` problem.
         points: collocation points per step, by condition name (every condition needs one).
         loss_weights: λ by condition name (default 1).
