@@ -1,0 +1,69 @@
+"""The transformer neural operator: quadrature-weighted attention against its definition, the
+quadrature rules, convergence under grid refinement (discretisation invariance), shapes."""
+
+import math
+
+import pytest
+import torch
+
+from opl.models.tno import TNO, ContinuumAttention, quadrature_weights
+
+
+def test_weighted_attention_equals_softmax_with_log_weights():
+    torch.manual_seed(0)
+    attention = ContinuumAttention(16, 2).double()
+    v = torch.randn(3, 50, 16, dtype=torch.float64)
+    w = torch.rand(50, dtype=torch.float64) + 0.1
+    q, k, values = attention.qkv(v).view(3, 50, 3, 2, 8).permute(2, 0, 3, 1, 4)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(8) + w.log()
+    expected = attention.out((scores.softmax(-1) @ values).transpose(1, 2).reshape(3, 50, 16))
+    torch.testing.assert_close(attention(v, w.log()), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("quadrature", ["trapezoid", "uniform"])
+def test_quadrature_rules_integrate_what_they_should(quadrature):
+    shape = (9, 13)
+    w = quadrature_weights(shape, quadrature, torch.float64, torch.device("cpu"))
+    assert w.shape == (9 * 13,) and w.sum().item() == pytest.approx(1.0, abs=1e-14)
+    n = shape[1]
+    x = torch.arange(n, dtype=torch.float64) / (n - 1 if quadrature == "trapezoid" else n)
+    row = quadrature_weights((n,), quadrature, torch.float64, torch.device("cpu"))
+    if quadrature == "trapezoid":  # exact for linear functions on [0, 1]: ∫ x = 1/2
+        assert (row * x).sum().item() == pytest.approx(0.5, abs=1e-14)
+    else:  # exact for trigonometric polynomials on the periodic grid: ∫ cos(2πx)^2 = 1/2
+        assert (row * torch.cos(2 * math.pi * x) ** 2).sum().item() == pytest.approx(0.5, abs=1e-14)
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_outputs_converge_under_refinement_at_second_order(n_dim):
+    """The same weights on ever finer node grids: at the shared nodes the output converges like
+    h² (the trapezoidal rule's order), the sense in which the model is discretisation
+    invariant. Plain softmax (equal weights on a node grid) would converge only like h."""
+    torch.manual_seed(0)
+    model = TNO(n_dim=n_dim, width=16, heads=2, layers=2, ffn_width=32).double()
+    outputs = []
+    for n in (17, 33, 65):
+        xs = torch.linspace(0, 1, n, dtype=torch.float64)
+        a = torch.sin(3 * xs) if n_dim == 1 else torch.sin(3 * xs)[:, None] * torch.cos(2 * xs)
+        with torch.no_grad():
+            y = model(a[None, None])
+        step = (n - 1) // 16  # the 17 nodes shared by every grid
+        outputs.append(y[..., ::step] if n_dim == 1 else y[..., ::step, ::step])
+    coarse = (outputs[0] - outputs[2]).abs().max()
+    fine = (outputs[1] - outputs[2]).abs().max()
+    assert (
+        coarse / fine > 3.0
+    )  # h² with respect to the finest grid: (1/16² - 1/64²) / (1/32² - 1/64²) = 5
+
+
+def test_shapes_and_input_errors():
+    model = TNO(in_channels=2, out_channels=3, n_dim=2, width=16, heads=4, layers=1)
+    assert model(torch.randn(2, 2, 7, 9)).shape == (2, 3, 7, 9)
+    model_1d = TNO(in_channels=1, out_channels=1, n_dim=1, width=16, heads=4, layers=1)
+    assert model_1d(torch.randn(4, 1, 30)).shape == (4, 1, 30)
+    with pytest.raises(ValueError, match=r"input: expected \(B, 2, n, n\)"):
+        model(torch.randn(2, 1, 7, 9))
+    with pytest.raises(ValueError, match="multiple of heads"):
+        TNO(width=30, heads=8)
+    with pytest.raises(ValueError, match="quadrature"):
+        TNO(quadrature="simpson")
