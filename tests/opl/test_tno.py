@@ -51,9 +51,9 @@ def test_outputs_converge_under_refinement_at_second_order(n_dim):
         outputs.append(y[..., ::step] if n_dim == 1 else y[..., ::step, ::step])
     coarse = (outputs[0] - outputs[2]).abs().max()
     fine = (outputs[1] - outputs[2]).abs().max()
-    assert (
-        coarse / fine > 3.0
-    )  # h² with respect to the finest grid: (1/16² - 1/64²) / (1/32² - 1/64²) = 5
+    # h²: (1/16² - 1/64²) / (1/32² - 1/64²) = 5 (measured 5.0); first order, as plain softmax
+    # with equal weights on a node grid, gives 3 (measured 3.0)
+    assert coarse / fine > 4.0
 
 
 def test_shapes_and_input_errors():
