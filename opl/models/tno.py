@@ -175,3 +175,180 @@ class TNO(Operator):
         for layer in self.encoder:
             v = layer(v, log_weights)
         return self.project(v).transpose(1, 2).reshape(b, self.out_channels, *shape)
+
+
+class SpectralConv2d(nn.Module):
+    r"""``(…, C_in, n1, n2) -> (…, C_out, n1, n2)``: multiply the Fourier coefficients with
+    wavenumbers |k1| < modes, 0 <= k2 < modes by learned complex matrices, drop the rest.
+    Coefficients are means (``norm="forward"``), so the map is the same operator on every grid
+    that resolves those modes; a grid too small for some of them uses the ones it has (the
+    Nyquist wavenumber of an even size is never used)."""
+
+    def __init__(self, in_channels: int, out_channels: int, modes: int) -> None:
+        super().__init__()
+        self.modes = modes
+        scale = 1.0 / (in_channels * out_channels)
+        shape = (in_channels, out_channels, 2 * modes - 1, modes)
+        self.weight = nn.Parameter(scale * torch.randn(*shape, dtype=torch.cfloat))
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        n1, n2 = v.shape[-2:]
+        spectrum = torch.fft.rfft2(v.float() if v.dtype == torch.half else v, norm="forward")
+        m1, m2 = min(self.modes, (n1 + 1) // 2), min(self.modes, (n2 + 1) // 2)
+        rows = torch.cat([torch.arange(m1), torch.arange(n1 - m1 + 1, n1)])  # k1 = 0.., -(m1-1)..-1
+        weight_rows = torch.cat([torch.arange(m1), torch.arange(-m1 + 1, 0)]) + self.modes - 1
+        weight = self.weight[:, :, weight_rows.to(v.device), :m2].to(spectrum.dtype)
+        out = spectrum.new_zeros(*spectrum.shape[:-3], weight.shape[1], n1, n2 // 2 + 1)
+        kept = spectrum[..., rows.to(v.device), :m2]
+        out[..., rows.to(v.device), :m2] = torch.einsum("...ixy,ioxy->...oxy", kept, weight)
+        return torch.fft.irfft2(out, s=(n1, n2), norm="forward").to(v.dtype)
+
+
+def to_patches(v: torch.Tensor, patches: int) -> torch.Tensor:
+    """``(B, C, H, W) -> (B, patches², C, H / patches, W / patches)``, patches in C order."""
+    b, c, h, w = v.shape
+    if h % patches or w % patches:
+        raise ValueError(
+            f"grid {h} x {w}: the patches have a fixed physical size, {patches} per axis, so "
+            f"each side must be a multiple of {patches}"
+        )
+    p1, p2 = h // patches, w // patches
+    v = v.view(b, c, patches, p1, patches, p2).permute(0, 2, 4, 1, 3, 5)
+    return v.reshape(b, patches * patches, c, p1, p2)
+
+
+def from_patches(tokens: torch.Tensor, patches: int) -> torch.Tensor:
+    """The inverse of ``to_patches``."""
+    b, _, c, p1, p2 = tokens.shape
+    v = tokens.view(b, patches, patches, c, p1, p2).permute(0, 3, 1, 4, 2, 5)
+    return v.reshape(b, c, patches * p1, patches * p2)
+
+
+class PatchAttention(nn.Module):
+    r"""Attention between patches, each token a function on its patch (tokens
+    ``(B, T, width, p1, p2)``): per head, the score of patches i, j is the quadrature of
+    ``∫ ⟨q_i(x), k_j(x)⟩ dx`` over the patch (x the position within it), i.e. the sum over the
+    patch's cells and the head's channels divided by the cells of the whole grid -- no 1/√d --
+    so it is the same number at every resolution; the output is ``Σ_j softmax_j v_j``, a
+    function on the patch. Q, K, V are pointwise linear maps (``qkv="pointwise"``, ViT-NO) or
+    per-patch spectral convolutions (``qkv="spectral"``, FANO)."""
+
+    def __init__(self, width: int, heads: int, qkv: str, qkv_modes: int) -> None:
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"width: expected a multiple of heads ({heads}), got {width}")
+        if qkv not in QKV:
+            raise ValueError(f"qkv: expected one of {', '.join(QKV)}, got {qkv!r}")
+        self.heads, self.qkv_kind = heads, qkv
+        if qkv == "pointwise":
+            self.qkv = nn.Linear(width, 3 * width)
+        else:
+            self.qkv = SpectralConv2d(width, 3 * width, qkv_modes)
+        self.out = nn.Linear(width, width)
+
+    def forward(self, tokens: torch.Tensor, cells: int) -> torch.Tensor:
+        b, t, width, p1, p2 = tokens.shape
+        if self.qkv_kind == "pointwise":
+            qkv = self.qkv(tokens.movedim(2, -1)).movedim(-1, 2)
+        else:
+            qkv = self.qkv(tokens)
+        d = width // self.heads
+        q, k, v = qkv.reshape(b, t, 3, self.heads, d * p1 * p2).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v, scale=1.0 / cells)
+        out = out.transpose(1, 2).reshape(b, t, width, p1, p2)
+        return self.out(out.movedim(2, -1)).movedim(-1, 2)
+
+
+QKV = ("pointwise", "spectral")
+
+
+class PatchEncoderLayer(nn.Module):
+    """Post-norm layer on patch tokens: ``v = LN(v + PatchAtt(v))``, ``v = LN(v + FFN(v))``,
+    LayerNorm and FFN pointwise (over the channels at each point)."""
+
+    def __init__(self, width: int, heads: int, ffn_width: int, qkv: str, qkv_modes: int) -> None:
+        super().__init__()
+        self.attention = PatchAttention(width, heads, qkv, qkv_modes)
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.ffn = nn.Sequential(
+            nn.Linear(width, ffn_width), nn.GELU(), nn.Linear(ffn_width, width)
+        )
+
+    def forward(self, tokens: torch.Tensor, cells: int) -> torch.Tensor:
+        v = tokens.movedim(2, -1)
+        v = self.norm1(v + self.attention(tokens, cells).movedim(2, -1))
+        return self.norm2(v + self.ffn(v)).movedim(-1, 2)
+
+
+class PatchTNO(Operator):
+    """Transformer neural operator on function-space patches, 2-D (METHODS.md §2): the grid is
+    cut into ``patches`` x ``patches`` patches of fixed physical size (the cells per patch scale
+    with the resolution, the tokens do not), each token the function on its patch.
+
+    Input: coordinates appended, a per-patch spectral embedding (``embed_modes`` per axis) plus
+    a pointwise map to ``width`` channels; ``layers`` ``PatchEncoderLayer``s; a global spectral
+    smoother over the whole grid (``smoother_modes``, residual, GELU); a pointwise projection
+    ``width -> ffn_width -> out_channels``. ``qkv="pointwise"`` is ViT-NO, ``"spectral"`` FANO
+    (per-patch spectral Q/K/V with ``qkv_modes``).
+
+    Args:
+        in_channels, out_channels: function channels.
+        patches: patches per axis (each side of a grid must be a multiple of it).
+        width, heads, layers, ffn_width: as in ``TNO``.
+        qkv: ``pointwise`` or ``spectral``.
+        embed_modes, qkv_modes, smoother_modes: Fourier modes per axis of the spectral maps.
+        quadrature: grid convention of the coordinates (``trapezoid`` node grids, ``uniform``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        patches: int = 8,
+        width: int = 32,
+        heads: int = 4,
+        layers: int = 4,
+        ffn_width: int = 128,
+        qkv: str = "pointwise",
+        embed_modes: int = 9,
+        qkv_modes: int = 9,
+        smoother_modes: int = 12,
+        quadrature: str = "trapezoid",
+    ) -> None:
+        super().__init__()
+        if quadrature not in QUADRATURES:
+            raise ValueError(
+                f"quadrature: expected one of {', '.join(QUADRATURES)}, got {quadrature!r}"
+            )
+        self.in_channels, self.out_channels, self.n_dim = in_channels, out_channels, 2
+        self.patches, self.quadrature = patches, quadrature
+        self.embed_spectral = SpectralConv2d(in_channels + 2, width, embed_modes)
+        self.embed_pointwise = nn.Linear(in_channels + 2, width)
+        self.encoder = nn.ModuleList(
+            PatchEncoderLayer(width, heads, ffn_width, qkv, qkv_modes) for _ in range(layers)
+        )
+        self.smoother = SpectralConv2d(width, width, smoother_modes)
+        self.smoother_pointwise = nn.Linear(width, width)
+        self.project = nn.Sequential(
+            nn.Linear(width, ffn_width), nn.GELU(), nn.Linear(ffn_width, out_channels)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in_channels, H, W) -> (B, out_channels, H, W)``, H and W multiples of
+        ``patches``."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"input: expected (B, {self.in_channels}, H, W), got shape {tuple(x.shape)}"
+            )
+        b, _, h, w = x.shape
+        coords = grid_coordinates((h, w), self.quadrature, x.dtype, x.device)
+        v = torch.cat([x, coords.expand(b, *coords.shape)], 1)
+        tokens = to_patches(v, self.patches)
+        pointwise = self.embed_pointwise(tokens.movedim(2, -1)).movedim(-1, 2)
+        tokens = self.embed_spectral(tokens) + pointwise
+        for layer in self.encoder:
+            tokens = layer(tokens, h * w)
+        v = from_patches(tokens, self.patches)
+        smoothed = self.smoother(v) + self.smoother_pointwise(v.movedim(1, -1)).movedim(-1, 1)
+        v = v + F.gelu(smoothed)
+        return self.project(v.movedim(1, -1)).movedim(-1, 1)

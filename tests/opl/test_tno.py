@@ -6,7 +6,16 @@ import math
 import pytest
 import torch
 
-from opl.models.tno import TNO, ContinuumAttention, quadrature_weights
+from opl.models.tno import (
+    TNO,
+    ContinuumAttention,
+    PatchAttention,
+    PatchTNO,
+    SpectralConv2d,
+    from_patches,
+    quadrature_weights,
+    to_patches,
+)
 
 
 def test_weighted_attention_equals_softmax_with_log_weights():
@@ -67,3 +76,59 @@ def test_shapes_and_input_errors():
         TNO(width=30, heads=8)
     with pytest.raises(ValueError, match="quadrature"):
         TNO(quadrature="simpson")
+
+
+def test_patches_round_trip_in_c_order():
+    v = torch.arange(2 * 3 * 8 * 12, dtype=torch.float64).view(2, 3, 8, 12)
+    tokens = to_patches(v, 4)
+    assert tokens.shape == (2, 16, 3, 2, 3)
+    torch.testing.assert_close(tokens[:, 1], v[:, :, 0:2, 3:6])  # second patch: first row
+    torch.testing.assert_close(from_patches(tokens, 4), v)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        to_patches(torch.zeros(1, 1, 10, 12), 4)
+
+
+def test_patch_attention_scores_are_the_quadrature_of_q_dot_k():
+    torch.manual_seed(0)
+    attention = PatchAttention(8, 2, "pointwise", 3).double()
+    tokens = torch.randn(2, 4, 8, 3, 3, dtype=torch.float64)
+    qkv = attention.qkv(tokens.movedim(2, -1)).movedim(-1, 2)  # (B, T, 24, 3, 3)
+    q, k, v = qkv.view(2, 4, 3, 2, 4, 3, 3).unbind(2)  # (B, T, heads, 4, 3, 3)
+    cells = 36  # the whole grid: 2 x 2 patches of 3 x 3
+    scores = torch.einsum("bihcxy,bjhcxy->bhij", q, k) / cells  # Σ_cells Σ_channels, no √d
+    mixed = torch.einsum("bhij,bjhcxy->bihcxy", scores.softmax(-1), v).reshape(2, 4, 8, 3, 3)
+    expected = attention.out(mixed.movedim(2, -1)).movedim(-1, 2)
+    torch.testing.assert_close(attention(tokens, cells), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_spectral_convolution_is_one_operator_on_every_grid_that_resolves_its_modes():
+    torch.manual_seed(0)
+    conv = SpectralConv2d(2, 3, modes=4).double()
+    outputs = []
+    for n in (16, 32):  # periodic grids, points i / n
+        x = torch.arange(n, dtype=torch.float64) / n
+        X, Y = torch.meshgrid(x, x, indexing="ij")
+        u = torch.stack([torch.sin(2 * math.pi * (X + 2 * Y)), torch.cos(2 * math.pi * 3 * X)])
+        with torch.no_grad():
+            outputs.append(conv(u[None]))
+    torch.testing.assert_close(outputs[1][..., ::2, ::2], outputs[0], rtol=1e-12, atol=1e-12)
+    assert outputs[0].abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("qkv", ["pointwise", "spectral"])
+def test_patch_tno_keeps_its_tokens_across_resolutions(qkv):
+    model = PatchTNO(
+        patches=4,
+        width=8,
+        heads=2,
+        layers=1,
+        ffn_width=16,
+        qkv=qkv,
+        embed_modes=3,
+        qkv_modes=3,
+        smoother_modes=4,
+    )
+    for n in (16, 32, 48):
+        assert model(torch.randn(2, 1, n, n)).shape == (2, 1, n, n)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        model(torch.randn(1, 1, 30, 30))
