@@ -293,7 +293,7 @@ class PatchTNO(Operator):
 
     Args:
         in_channels, out_channels: function channels.
-        patches: patches per axis (each side of a grid must be a multiple of it).
+        patches: patches per axis (sides that are not a multiple of it are padded, see forward).
         width, heads, layers, ffn_width: as in ``TNO``.
         qkv: ``pointwise`` or ``spectral``.
         embed_modes, qkv_modes, smoother_modes: Fourier modes per axis of the spectral maps.
@@ -334,8 +334,10 @@ class PatchTNO(Operator):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in_channels, H, W) -> (B, out_channels, H, W)``, H and W multiples of
-        ``patches``."""
+        """``(B, in_channels, H, W) -> (B, out_channels, H, W)``. A side that is not a multiple
+        of ``patches`` is padded at its far end (replicating the last row or column) up to the
+        next multiple and cropped back after the encoder, so a patch there reaches up to
+        ``patches - 1`` cells beyond the domain (127² with 8 patches: one cell)."""
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"input: expected (B, {self.in_channels}, H, W), got shape {tuple(x.shape)}"
@@ -343,12 +345,15 @@ class PatchTNO(Operator):
         b, _, h, w = x.shape
         coords = grid_coordinates((h, w), self.quadrature, x.dtype, x.device)
         v = torch.cat([x, coords.expand(b, *coords.shape)], 1)
+        pad_h, pad_w = (-h) % self.patches, (-w) % self.patches
+        if pad_h or pad_w:  # to the next multiple of the patch count, cropped at the end
+            v = F.pad(v, (0, pad_w, 0, pad_h), mode="replicate")
         tokens = to_patches(v, self.patches)
         pointwise = self.embed_pointwise(tokens.movedim(2, -1)).movedim(-1, 2)
         tokens = self.embed_spectral(tokens) + pointwise
         for layer in self.encoder:
-            tokens = layer(tokens, h * w)
-        v = from_patches(tokens, self.patches)
+            tokens = layer(tokens, v.shape[-2] * v.shape[-1])
+        v = from_patches(tokens, self.patches)[..., :h, :w]
         smoothed = self.smoother(v) + self.smoother_pointwise(v.movedim(1, -1)).movedim(-1, 1)
         v = v + F.gelu(smoothed)
         return self.project(v.movedim(1, -1)).movedim(-1, 1)
