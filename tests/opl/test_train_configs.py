@@ -10,7 +10,7 @@ import yaml
 
 from data_gen.config import load_yaml
 from opl.cli import main
-from opl.models import MgNO
+from opl.models import MODELS
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = sorted((ROOT / "configs" / "train").glob("*.yaml"))
@@ -33,11 +33,13 @@ def test_training_config_is_consistent_with_its_data(config, capsys):
     resolution = DATA[data["path"]]["generator"]["init_args"]["resolution"]
     size = len(range(0, resolution, data["subsample"]))
     model = parsed["model"]["init_args"]["model"]
-    assert model["class_path"] == "opl.models.MgNO"
-    net = MgNO(**model["init_args"])
+    module, name = model["class_path"].rsplit(".", 1)
+    assert module == "opl.models" and name in MODELS
+    net = MODELS[name](**model["init_args"])
+    spatial = (size,) * net.n_dim
     with torch.no_grad():
-        out = net(torch.zeros(1, net.in_channels, size, size))
-    assert out.shape == (1, net.out_channels, size, size)
+        out = net(torch.zeros(1, net.in_channels, *spatial))
+    assert out.shape == (1, net.out_channels, *spatial)
 
 
 @pytest.mark.parametrize("config", PHYSICS, ids=lambda p: p.stem)
