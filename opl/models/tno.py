@@ -188,16 +188,19 @@ class SpectralConv2d(nn.Module):
         super().__init__()
         self.modes = modes
         scale = 1.0 / (in_channels * out_channels)
-        shape = (in_channels, out_channels, 2 * modes - 1, modes)
-        self.weight = nn.Parameter(scale * torch.randn(*shape, dtype=torch.cfloat))
+        # real and imaginary parts last (a real tensor: dtype casts, safetensors and export work)
+        shape = (in_channels, out_channels, 2 * modes - 1, modes, 2)
+        self.weight = nn.Parameter(scale * torch.randn(*shape) / math.sqrt(2))
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         n1, n2 = v.shape[-2:]
-        spectrum = torch.fft.rfft2(v.float() if v.dtype == torch.half else v, norm="forward")
+        work = v if v.dtype in (torch.float32, torch.float64) else v.float()  # FFTs of half types
+        spectrum = torch.fft.rfft2(work, norm="forward")
         m1, m2 = min(self.modes, (n1 + 1) // 2), min(self.modes, (n2 + 1) // 2)
         rows = torch.cat([torch.arange(m1), torch.arange(n1 - m1 + 1, n1)])  # k1 = 0.., -(m1-1)..-1
         weight_rows = torch.cat([torch.arange(m1), torch.arange(-m1 + 1, 0)]) + self.modes - 1
-        weight = self.weight[:, :, weight_rows.to(v.device), :m2].to(spectrum.dtype)
+        weight = torch.view_as_complex(self.weight[:, :, weight_rows.to(v.device), :m2])
+        weight = weight.to(spectrum.dtype)
         out = spectrum.new_zeros(*spectrum.shape[:-3], weight.shape[1], n1, n2 // 2 + 1)
         kept = spectrum[..., rows.to(v.device), :m2]
         out[..., rows.to(v.device), :m2] = torch.einsum("...ixy,ioxy->...oxy", kept, weight)

@@ -132,3 +132,51 @@ def test_patch_tno_keeps_its_tokens_across_resolutions(qkv):
         assert model(torch.randn(2, 1, n, n)).shape == (2, 1, n, n)
     with pytest.raises(ValueError, match=r"input: expected \(B, 1, H, W\)"):
         model(torch.randn(1, 2, 30, 30))
+
+
+TINY = {
+    "TNO": lambda: TNO(width=16, heads=2, layers=1, ffn_width=32),
+    "PatchTNO": lambda: PatchTNO(
+        patches=4, width=16, heads=2, layers=1, ffn_width=32, embed_modes=3, smoother_modes=4
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def darcy(tmp_path_factory, small_dataset):
+    root = tmp_path_factory.mktemp("tno")
+    return small_dataset(root / "d.h5", "darcy", {"resolution": 33}, 12)[1]
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_a_short_training_run_reduces_the_error_and_the_bundle_reproduces_it(name, darcy, tmp_path):
+    import lightning as L
+
+    import opl
+    from opl.data import GridDataModule
+    from opl.export import bundle_from_checkpoint, export_program
+    from opl.train import OperatorModule
+
+    L.seed_everything(0)
+    data = GridDataModule(darcy, train=(0, 8), val=(8, 10), test=(10, 12), batch_size=4)
+    module = OperatorModule(TINY[name](), loss="rel_l2")
+    trainer = L.Trainer(
+        max_epochs=15,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    before = trainer.validate(module, datamodule=data, verbose=False)[0]["val/rel_l2"]
+    trainer.fit(module, datamodule=data)
+    after = trainer.validate(module, datamodule=data, verbose=False)[0]["val/rel_l2"]
+    assert after < 0.8 * before
+    checkpoint = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(checkpoint)
+    op = opl.load(bundle_from_checkpoint(checkpoint, tmp_path / "m.opl"))
+    x, _ = next(iter(data.test_dataloader()[0]))
+    with torch.no_grad():
+        expected = module.eval()(x)
+    torch.testing.assert_close(op(x), expected, rtol=0, atol=0)
+    program = torch.export.load(export_program(op, tmp_path / "m.pt2"))
+    torch.testing.assert_close(program.module()(x), expected, rtol=1e-5, atol=1e-6)
