@@ -1,4 +1,5 @@
-"""Accuracy of MgNO against an FNO baseline on opl's Darcy data, trained side by side in one run.
+"""Accuracy of MgNO, an FNO baseline and a transformer neural operator on opl's Darcy data,
+trained side by side in one run, and how each carries over to other resolutions.
 
 What is measured, and how:
 
@@ -7,17 +8,22 @@ What is measured, and how:
   written by ``data_gen.run.generate`` to ``--out`` (reused on later runs; ``--data FILE`` uses an
   existing file instead). Samples 0-999 train, 1000-1099 validate, 1100-1199 test. Training,
   validation and the main test figures use every 2nd node (127 -> **64²**); the test is repeated
-  at every 3rd node (**43²**, the whole square on a coarser grid) and every 4th (**32²**, every
-  2nd point of the training grid) to show how the trained models depend on the discretisation.
+  at every node (**127²**, twice the training resolution), every 3rd node (**43²**, the whole
+  square on a coarser grid) and every 4th (**32²**, every 2nd point of the training grid, half
+  the training resolution) to show how the trained models depend on the discretisation.
 * **Models**: ``opl.models.MgNO()`` (the official Darcy configuration: 4 layers, 24 channels,
   6 levels, prolongation kernel 4) and ``neuralop.models.FNO(n_modes=(24, 22),
   hidden_channels=32, in_channels=1, out_channels=1)`` (4 layers). neuralop counts ``n_modes``
   as *all* modes kept along an axis (24 -> wavenumbers -12..11, and 22 -> 0..11 along the last,
   rfft, axis): 24 x 12 modes per channel pair, the FNO paper's Darcy model (modes = 12, width
-  32). neuralop is an optional dependency: without it the FNO row says so and MgNO still runs.
+  32). neuralop is an optional dependency: without it the FNO row says so and the others run.
+  ``opl.models.PatchTNO`` (ViT-NO, METHODS.md §2: 8 x 8 patches of fixed physical size, width
+  32, 4 heads, 4 post-norm layers, FFN 128, per-patch spectral embedding with 9 modes, global
+  spectral smoother with 12; 650,977 parameters, close to MgNO's) as the ``TNO`` row; at 127²
+  and 43² its sides are padded to the next multiple of 8 (``PatchTNO.forward``).
 * **Training**, the same for both: ``opl.train.OperatorModule`` (per-channel Gaussian
   normalisation of inputs and outputs, loss = relative spectral H1 with |k| < 20, MgNO's loss),
-  Adam (MgNO: lr 5e-4, FNO: lr 1e-3, weight decay 1e-4 for both, as in their papers), a
+  Adam (MgNO: lr 5e-4, FNO and TNO: lr 1e-3, weight decay 1e-4 for all, as in their papers), a
   one-cycle schedule stepped per epoch (div 2, final div 100, 20 % warm-up), batch 8,
   ``--epochs`` epochs, seed 0 (``lightning.seed_everything`` before the model is built),
   ``lightning.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)``. ``--quick``
@@ -78,7 +84,7 @@ from data_gen.run import generate, parse_run_config
 from data_gen.writer import software_versions
 from opl.data.dataset_file import DatasetFile
 from opl.data.grid_datamodule import GridDataModule
-from opl.models import MgNO
+from opl.models import MgNO, PatchTNO
 from opl.train.operator_module import OneCycle, OperatorModule
 
 SEED = 0
@@ -86,13 +92,14 @@ RESOLUTION = 127
 """Nodes per side of the generated data."""
 TRAIN_STRIDE = 2
 """Training, validation and the main test run at every 2nd node: 127 -> 64."""
-TEST_STRIDES = (2, 3, 4)
-"""The test runs at every 2nd, 3rd and 4th node: 127 -> 64, 43 and 32 (32 is every 2nd point of
-the training grid; 43 is the coarsest grid that still spans the whole square)."""
+TEST_STRIDES = (2, 1, 3, 4)
+"""The test runs at every 2nd node (the training grid, 64), every node (127, twice as fine), every
+3rd (43, the coarsest grid that still spans the whole square) and every 4th (32, every 2nd point
+of the training grid)."""
 BATCH_SIZE = 8
 WEIGHT_DECAY = 1e-4
-LEARNING_RATES = {"MgNO": 5e-4, "FNO": 1e-3}
-"""Adam's peak learning rate per model, as in the MgNO and FNO papers."""
+LEARNING_RATES = {"MgNO": 5e-4, "FNO": 1e-3, "TNO": 1e-3}
+"""Adam's peak learning rate per model, as in the MgNO and FNO papers (TNO: as the FNO)."""
 FULL = {"epochs": 20, "n_train": 1000, "n_val": 100, "n_test": 100}
 """Defaults of a full run (epochs chosen so that the whole run fits in 15 minutes on 2 cores)."""
 QUICK = {"epochs": 2, "n_train": 32, "n_val": 8, "n_test": 8}
@@ -213,9 +220,13 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def build_model(name: str, settings: Settings) -> nn.Module:
-    """The network ``name`` ("MgNO" or "FNO")."""
+    """The network ``name`` ("MgNO", "FNO" or "TNO")."""
     if name == "MgNO":
         return MgNO()
+    if name == "TNO":
+        return PatchTNO(
+            patches=8, width=32, heads=4, layers=4, ffn_width=128, embed_modes=9, smoother_modes=12
+        )
     return ChannelsFNO(settings.fno_modes)
 
 
@@ -418,7 +429,8 @@ def main_table(results: list[Result], skipped: list[str], settings: Settings) ->
 def grid_table(results: list[Result]) -> list[str]:
     """Test errors of each trained model on every test grid (trained at the first one)."""
     grids = list(dict.fromkeys(g for r in results for g in [*r.test, *r.refused]))
-    grids.sort(key=lambda g: -int(g.split("x")[0]))
+    trained_at = next(iter(results[0].test))
+    grids.sort(key=lambda g: (g != trained_at, -int(g.split("x")[0])))  # training grid first
     header = ["Model (trained at " + grid_label(grids[0]) + ")"]
     for g in grids:
         header += [f"L2 at {grid_label(g)} (×10⁻²)", f"H1 at {grid_label(g)} (×10⁻²)"]
@@ -446,8 +458,9 @@ def plot(results: list[Result], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(16, 7.5), layout="constrained")
-    grid = fig.add_gridspec(2, 4)
+    columns = max(4, 2 * len(results))
+    fig = plt.figure(figsize=(4 * columns, 7.5), layout="constrained")
+    grid = fig.add_gridspec(2, columns)
     curves = fig.add_subplot(grid[0, 0:2])
     for result in results:
         epochs = np.arange(1, len(result.val_rel_l2) + 1)
@@ -470,7 +483,8 @@ def plot(results: list[Result], path: str) -> None:
         image = ax.imshow(values.T, origin="lower", **kwargs)
         ax.set(title=title, xticks=[], yticks=[])
         fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.suptitle("MgNO vs FNO on Darcy (piecewise a = 12 / 3), 64², test sample 0")
+    names = " vs ".join(r.name for r in results)
+    fig.suptitle(f"{names} on Darcy (piecewise a = 12 / 3), 64², test sample 0")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     log(f"figure: {path}")
@@ -530,7 +544,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--plot", help=f"figure path (default {DEFAULT_PLOT}; a temp file quick)")
     parser.add_argument("--markdown", help="also write the report to this file")
     parser.add_argument(
-        "--models", default="MgNO,FNO", help="comma-separated subset of MgNO,FNO (default both)"
+        "--models",
+        default="MgNO,FNO,TNO",
+        help="comma-separated subset of MgNO,FNO,TNO (default all three)",
     )
     parser.add_argument(
         "--fno-modes",
@@ -574,7 +590,7 @@ def main() -> None:
     results, skipped = [], []
     for name in args.models:
         if name == "FNO" and not neuralop_available():
-            log(f"FNO: skipped -- {skipped_reason()}; MgNO runs alone")
+            log(f"FNO: skipped -- {skipped_reason()}; the others run")
             skipped.append(name)
             continue
         log(f"{name}: training in a fresh process")
