@@ -197,13 +197,31 @@ class SpectralConv2d(nn.Module):
         work = v if v.dtype in (torch.float32, torch.float64) else v.float()  # FFTs of half types
         spectrum = torch.fft.rfft2(work, norm="forward")
         m1, m2 = min(self.modes, (n1 + 1) // 2), min(self.modes, (n2 + 1) // 2)
-        rows = torch.cat([torch.arange(m1), torch.arange(n1 - m1 + 1, n1)])  # k1 = 0.., -(m1-1)..-1
-        weight_rows = torch.cat([torch.arange(m1), torch.arange(-m1 + 1, 0)]) + self.modes - 1
-        weight = torch.view_as_complex(self.weight[:, :, weight_rows.to(v.device), :m2])
-        weight = weight.to(spectrum.dtype)
-        out = spectrum.new_zeros(*spectrum.shape[:-3], weight.shape[1], n1, n2 // 2 + 1)
-        kept = spectrum[..., rows.to(v.device), :m2]
-        out[..., rows.to(v.device), :m2] = torch.einsum("...ixy,ioxy->...oxy", kept, weight)
+        # wavenumbers k1 = 0..m1-1 and -(m1-1)..-1 (weight rows modes-1+k1), k2 = 0..m2-1;
+        # slices and concatenations only, no indexed writes (the ONNX exporter takes these)
+        centre = self.modes - 1
+        weight = torch.cat(
+            [self.weight[:, :, centre : centre + m1], self.weight[:, :, centre - m1 + 1 : centre]],
+            2,
+        )[:, :, :, :m2]
+        weight = weight.to(work.dtype)
+        kept = torch.cat([spectrum[..., :m1, :m2], spectrum[..., n1 - m1 + 1 :, :m2]], -2)
+        kept = torch.view_as_real(kept)  # the complex product in real arithmetic (ONNX has none)
+        re, im = kept[..., 0], kept[..., 1]
+        w_re, w_im = weight[..., 0], weight[..., 1]
+        product = "...ixy,ioxy->...oxy"
+        mixed = torch.stack(  # (..., C_out, rows, m2, 2): real and imaginary parts
+            [
+                torch.einsum(product, re, w_re) - torch.einsum(product, im, w_im),
+                torch.einsum(product, re, w_im) + torch.einsum(product, im, w_re),
+            ],
+            -1,
+        )
+        low, high = mixed[..., :m1, :, :], mixed[..., m1:, :, :]
+        gap = mixed.new_zeros(*mixed.shape[:-3], n1 - 2 * m1 + 1, m2, 2)
+        columns = torch.cat([low, gap, high], -3)
+        rest = mixed.new_zeros(*columns.shape[:-2], n2 // 2 + 1 - m2, 2)
+        out = torch.view_as_complex(torch.cat([columns, rest], -2).contiguous())
         return torch.fft.irfft2(out, s=(n1, n2), norm="forward").to(v.dtype)
 
 

@@ -154,7 +154,7 @@ def test_a_short_training_run_reduces_the_error_and_the_bundle_reproduces_it(nam
 
     import opl
     from opl.data import GridDataModule
-    from opl.export import bundle_from_checkpoint, export_program
+    from opl.export import bundle_from_checkpoint, export_onnx, export_program
     from opl.train import OperatorModule
 
     L.seed_everything(0)
@@ -180,3 +180,10 @@ def test_a_short_training_run_reduces_the_error_and_the_bundle_reproduces_it(nam
     torch.testing.assert_close(op(x), expected, rtol=0, atol=0)
     program = torch.export.load(export_program(op, tmp_path / "m.pt2"))
     torch.testing.assert_close(program.module()(x), expected, rtol=1e-5, atol=1e-6)
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(
+        export_onnx(op, tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]
+    )
+    got = session.run(None, {"x": x.numpy()})[0]
+    # float32 kernels of two runtimes: agreement to 1e-5 of the output scale
+    assert abs(got - expected.numpy()).max() <= 1e-5 * abs(expected.numpy()).max()
