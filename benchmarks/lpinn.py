@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 import torch
-from machine import code_version, cpu_model  # benchmarks/machine.py
+from machine import code_version, cpu_model, publish  # benchmarks/machine.py
 from physics_runs import fit, trained_model  # benchmarks/physics_runs.py
 
 CONFIG = os.path.join(
@@ -167,11 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {p['seconds']:.0f} | {q['seconds']:.0f} | {p['evaluations']} "
             f"| {q['evaluations']} |"
         )
-    report = "\n".join(lines)
-    print(report)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(report + "\n")
+    publish(lines, args.markdown)
     return 0
 
 

@@ -31,3 +31,12 @@ def code_version() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def publish(lines: list[str], markdown: str | None) -> None:
+    """Print a report and, with ``markdown``, also write it to that file."""
+    report = "\n".join(lines)
+    print(report)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(report + "\n")

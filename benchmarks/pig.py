@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 import torch
-from machine import code_version, cpu_model  # benchmarks/machine.py
+from machine import code_version, cpu_model, publish  # benchmarks/machine.py
 from physics_runs import fit, trained_model  # benchmarks/physics_runs.py
 
 CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "train", "helmholtz_pig.yaml")
@@ -111,11 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.items():
         trace = ", ".join(f"{s}: {e:.2e}" for s, e in r["history"])
         lines.append(f"\n{name} relative L2 after step: {trace}")
-    report = "\n".join(lines)
-    print(report)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(report + "\n")
+    publish(lines, args.markdown)
     return 0
 
 

@@ -34,7 +34,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
-from machine import code_version, cpu_model  # benchmarks/machine.py
+from machine import code_version, cpu_model, publish  # benchmarks/machine.py
 
 from opl.models import TNO, MgNO, PatchTNO
 
@@ -141,11 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in args.resolutions
         ]
         lines.append(f"| {name} | {params:,} | " + " | ".join(cells) + " |")
-    report = "\n".join(lines)
-    print(report)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(report + "\n")
+    publish(lines, args.markdown)
     return 0
 
 
