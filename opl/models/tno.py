@@ -39,16 +39,27 @@ from opl.models.base import Operator
 QUADRATURES = ("trapezoid", "uniform")
 
 
+def check_quadrature(quadrature: str) -> None:
+    """Refuse a quadrature rule this module does not know."""
+    if quadrature not in QUADRATURES:
+        raise ValueError(
+            f"quadrature: expected one of {', '.join(QUADRATURES)}, got {quadrature!r}"
+        )
+
+
+def check_heads(width: int, heads: int) -> None:
+    """Refuse a width the heads cannot share equally."""
+    if width % heads:
+        raise ValueError(f"width: expected a multiple of heads ({heads}), got {width}")
+
+
 def quadrature_weights(
     shape: tuple[int, ...], quadrature: str, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
     """Weights (Π shape,) of a tensor-product rule on [0, 1]^d, C order: ``trapezoid`` for node
     grids with both ends (spacing 1/(n-1), halved at the ends), ``uniform`` (1/n each) for
     periodic grids without the end point. Each rule integrates constants exactly (sum 1)."""
-    if quadrature not in QUADRATURES:
-        raise ValueError(
-            f"quadrature: expected one of {', '.join(QUADRATURES)}, got {quadrature!r}"
-        )
+    check_quadrature(quadrature)
     weights = torch.ones((), dtype=dtype, device=device)
     for n in shape:
         if quadrature == "trapezoid":
@@ -80,8 +91,7 @@ class ContinuumAttention(nn.Module):
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
-        if width % heads:
-            raise ValueError(f"width: expected a multiple of heads ({heads}), got {width}")
+        check_heads(width, heads)
         self.heads, self.head_dim = heads, width // heads
         self.qkv = nn.Linear(width, 3 * width)
         self.out = nn.Linear(width, width)
@@ -147,10 +157,7 @@ class TNO(Operator):
         super().__init__()
         if n_dim not in (1, 2):
             raise ValueError(f"n_dim: expected 1 or 2, got {n_dim}")
-        if quadrature not in QUADRATURES:
-            raise ValueError(
-                f"quadrature: expected one of {', '.join(QUADRATURES)}, got {quadrature!r}"
-            )
+        check_quadrature(quadrature)
         self.in_channels, self.out_channels, self.n_dim = in_channels, out_channels, n_dim
         self.quadrature = quadrature
         self.lift = nn.Linear(in_channels + n_dim, width)
@@ -256,8 +263,7 @@ class PatchAttention(nn.Module):
 
     def __init__(self, width: int, heads: int, qkv: str, qkv_modes: int) -> None:
         super().__init__()
-        if width % heads:
-            raise ValueError(f"width: expected a multiple of heads ({heads}), got {width}")
+        check_heads(width, heads)
         if qkv not in QKV:
             raise ValueError(f"qkv: expected one of {', '.join(QKV)}, got {qkv!r}")
         self.heads, self.qkv_kind = heads, qkv
@@ -337,10 +343,7 @@ class PatchTNO(Operator):
         quadrature: str = "trapezoid",
     ) -> None:
         super().__init__()
-        if quadrature not in QUADRATURES:
-            raise ValueError(
-                f"quadrature: expected one of {', '.join(QUADRATURES)}, got {quadrature!r}"
-            )
+        check_quadrature(quadrature)
         self.in_channels, self.out_channels, self.n_dim = in_channels, out_channels, 2
         self.patches, self.quadrature = patches, quadrature
         self.embed_spectral = SpectralConv2d(in_channels + 2, width, embed_modes)
