@@ -32,9 +32,9 @@ from opl.models.base import Operator
 from opl.models.pointwise import check_activation, mlp_layers, run_mlp
 from opl.physics.fields import fields_by_autograd
 from opl.physics.lagrangian import (
-    X_DERIVATIVES,
     LagrangianFields,
     XDerivatives,
+    check_x_derivatives,
     lagrangian_fields,
     periodic_interpolation,
 )
@@ -70,10 +70,7 @@ class LPINN(Operator):
         check_activation(activation)
         if branches not in BRANCHES:
             raise ValueError(f"branches: expected one of {', '.join(BRANCHES)}, got {branches!r}")
-        if x_derivatives not in X_DERIVATIVES:
-            raise ValueError(
-                f"x_derivatives: expected one of {', '.join(X_DERIVATIVES)}, got {x_derivatives!r}"
-            )
+        check_x_derivatives(x_derivatives)
         if not period > 0 or eulerian_labels < 2:
             raise ValueError(
                 f"period: expected > 0, got {period}; eulerian_labels: expected >= 2, got "

@@ -36,6 +36,14 @@ XDerivatives = Literal["chain_rule", "label"]
 X_DERIVATIVES: tuple[str, ...] = ("chain_rule", "label")
 
 
+def check_x_derivatives(x_derivatives: str) -> None:
+    """Refuse a way of taking x-derivatives that ``lagrangian_fields`` does not know."""
+    if x_derivatives not in X_DERIVATIVES:
+        raise ValueError(
+            f"x_derivatives: expected one of {', '.join(X_DERIVATIVES)}, got {x_derivatives!r}"
+        )
+
+
 @dataclass(frozen=True)
 class LagrangianFields:
     """At labels (N, 2) = (x0, t): position ``x`` and state ``u`` (N, 1); with order >= 1 the
@@ -52,10 +60,7 @@ class LagrangianFields:
 def lagrangian_fields(labels: Fields, x_derivatives: XDerivatives) -> LagrangianFields:
     """``LagrangianFields`` from the label-coordinate ``Fields`` of the two outputs (x, u):
     ``grad[:, i, j] = ∂(x, u)_i/∂(x0, t)_j`` and ``second = ∂²(x, u)/∂x0²`` (weights (1, 0))."""
-    if x_derivatives not in X_DERIVATIVES:
-        raise ValueError(
-            f"x_derivatives: expected one of {', '.join(X_DERIVATIVES)}, got {x_derivatives!r}"
-        )
+    check_x_derivatives(x_derivatives)
     x, u = labels.u[:, 0:1], labels.u[:, 1:2]
     if labels.grad is None:
         return LagrangianFields(x, u)
