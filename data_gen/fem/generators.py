@@ -44,14 +44,14 @@ Element = Literal["P1", "P2"]
 
 
 @functools.lru_cache(maxsize=8)
-def _mesh(name: str, level: int) -> skfem.MeshTri:
+def _mesh(name: str, level: int, refine: int) -> skfem.MeshTri:
     """Meshes are loaded once per process (generators are re-created in each worker)."""
-    return load_mesh(name, level)
+    return load_mesh(name, level, refine)
 
 
 @functools.lru_cache(maxsize=8)
-def _dof_locations(name: str, level: int, element: str) -> np.ndarray:
-    return skfem.Basis(_mesh(name, level), ELEMENTS[element]()).doflocs
+def _dof_locations(name: str, level: int, refine: int, element: str) -> np.ndarray:
+    return skfem.Basis(_mesh(name, level, refine), ELEMENTS[element]()).doflocs
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class MeshGenerator(Generator):
     disk_inclusions) or the path of a mesh file meshio reads."""
     level: int = field(default=1, metadata=bounds(ge=0))
     """Refinement level of a named mesh (0 coarsest; the element size halves per level)."""
+    refine: int = field(default=0, metadata=bounds(ge=0))
+    """Uniform refinements of that mesh (scikit-fem, each triangle into four): a mesh nested in
+    the coarser one, for the multigrid models (``opl.models.MultigridSPON``)."""
 
     def boundary_parts(self) -> tuple[str, ...]:
         """The boundary names this generator's options refer to (checked against the mesh)."""
@@ -72,11 +75,11 @@ class MeshGenerator(Generator):
         require_boundaries(self.load_mesh(), self.boundary_parts(), f"{self.name} boundaries")
 
     def load_mesh(self) -> skfem.MeshTri:
-        return _mesh(self.mesh, self.level)
+        return _mesh(self.mesh, self.level, self.refine)
 
     def dofs(self, element: str) -> np.ndarray:
         """The (2, n) dof locations of ``element`` on the mesh."""
-        return _dof_locations(self.mesh, self.level, element)
+        return _dof_locations(self.mesh, self.level, self.refine, element)
 
     def mesh_layout(
         self,
@@ -89,7 +92,8 @@ class MeshGenerator(Generator):
         attrs = {
             **attrs,
             "mesh_source": self.mesh
-            + ("" if self.mesh.endswith(".msh") else f", level {self.level}"),
+            + ("" if self.mesh.endswith(".msh") else f", level {self.level}")
+            + (f", refined {self.refine}x" if self.refine else ""),
             "mesh_summary": f"{mesh.p.shape[1]} nodes, {mesh.t.shape[1]} triangles",
         }
         return Layout(coordinates, fields, attrs, mesh_variables(mesh, elements))

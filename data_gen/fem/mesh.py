@@ -46,8 +46,16 @@ def mesh_file(mesh: str, level: int = 0) -> Path:
     return path
 
 
-def load_mesh(mesh: str, level: int = 0) -> skfem.MeshTri:
-    """The checked scikit-fem triangle mesh of ``mesh_file(mesh, level)``."""
+def load_mesh(mesh: str, level: int = 0, refine: int = 0) -> skfem.MeshTri:
+    """The checked scikit-fem triangle mesh of ``mesh_file(mesh, level)``, refined uniformly
+    ``refine`` times (each triangle split into four at its edge midpoints, boundary names kept).
+
+    A refined mesh is nested in the one it came from -- every coarse Lagrange function is a fine
+    one -- which is what the multigrid hierarchies of ``opl.models.spon`` need; the levels of
+    meshes/ are meshed independently and are not nested.
+    """
+    if not isinstance(refine, int) or refine < 0:
+        raise MeshError(f"refine: expected an integer >= 0, got {refine!r}")
     path = mesh_file(mesh, level)
     try:
         raw = meshio.read(path)
@@ -62,7 +70,8 @@ def load_mesh(mesh: str, level: int = 0) -> skfem.MeshTri:
     check_triangles(raw.points[:, :2], np.concatenate(triangles), str(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skfem warns about cell types it does not keep
-        return from_meshio(raw)
+        loaded = from_meshio(raw)
+    return loaded.refined(refine) if refine else loaded
 
 
 def check_triangles(points: np.ndarray, triangles: np.ndarray, where: str) -> None:
