@@ -8,16 +8,32 @@ from opl.models.lpinn import LPINN
 from opl.models.mgno import MgNO
 from opl.models.mlp import MLP
 from opl.models.pig import PIG
+from opl.models.spon import SPON, MeshGNN, MultigridSPON
 from opl.models.tno import TNO, PatchTNO
 
 MODELS: dict[str, type[Operator]] = {
     "LPINN": LPINN,
     "MgNO": MgNO,
+    "MeshGNN": MeshGNN,
     "MLP": MLP,
+    "MultigridSPON": MultigridSPON,
     "PIG": PIG,
     "PatchTNO": PatchTNO,
+    "SPON": SPON,
     "TNO": TNO,
 }
 """Model classes by the name bundles store; nothing else is ever built from a bundle."""
 
-__all__ = ["LPINN", "MLP", "MODELS", "PIG", "MgNO", "Operator", "PatchTNO", "TNO"]
+__all__ = [
+    "LPINN",
+    "MLP",
+    "MODELS",
+    "PIG",
+    "SPON",
+    "MeshGNN",
+    "MgNO",
+    "MultigridSPON",
+    "Operator",
+    "PatchTNO",
+    "TNO",
+]

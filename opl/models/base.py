@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
 
@@ -43,3 +44,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return [_plain(v) for v in value]
     return value
+
+
+def predict(model: nn.Module, in_normalizer: nn.Module, out_normalizer: nn.Module, x: torch.Tensor):
+    """``decode(model(encode(x)))``: a prediction in physical units from inputs in physical units.
+
+    A model with ``decodes_output = True`` (SPON: its decoder imposes boundary values exactly,
+    which decoding afterwards would spoil) returns physical units itself and is not decoded.
+    """
+    out = model(in_normalizer.encode(x))
+    return out if getattr(model, "decodes_output", False) else out_normalizer.decode(out)

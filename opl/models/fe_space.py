@@ -1,0 +1,223 @@
+r"""Lagrange finite-element spaces on triangle meshes, with the operators the SPON models need.
+
+``FESpace(mesh, "P1" | "P2")`` is the space V_h of continuous piecewise polynomials of degree k on
+a scikit-fem ``MeshTri``, with basis functions φ_1 … φ_n (one per dof, at ``positions``). An FE
+function is its dof vector u, u_h(x) = Σ_i u_i φ_i(x). The space provides
+
+* the mass matrix ``M_ij = ∫ φ_i φ_j dx`` (exact quadrature, order 2k) and its sparse LU
+  factorisation (SuperLU, symmetric mode: M is symmetric positive definite), computed once;
+* the mixed mass matrix ``M^{VW}_ij = ∫ φ_i ψ_j dx`` with the basis ψ of another space W on the
+  same mesh, so that the L2 (Galerkin) projection of w_h ∈ W onto V_h is ``M⁻¹ M^{VW} w``;
+* evaluation matrices: ``E(points) u = (u_h(p_1), …, u_h(p_m))`` -- Lagrange interpolation of
+  u_h into any other space (or mesh) is ``E(other.positions) u``; for nested spaces V_c ⊂ V_f this
+  is the prolongation, exact;
+* the dof graph (two dofs are joined when they share a triangle: the sparsity of M) and the dofs of
+  each named boundary part.
+
+``mass_solve(space, b)`` is the differentiable solve ``M a = b`` in torch (the factorisation in
+float64 on the CPU; the gradient of a loss L is ∂L/∂b = M⁻¹ ∂L/∂a since M = Mᵀ).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import skfem
+import torch
+
+ELEMENTS = {"P1": skfem.ElementTriP1, "P2": skfem.ElementTriP2}
+"""The Lagrange elements by name: continuous piecewise linears and quadratics on triangles."""
+INSIDE_TOLERANCE = 1e-10
+"""A point is inside a triangle when its barycentric coordinates are all >= -this."""
+
+
+@skfem.BilinearForm
+def _mass(u, v, _):
+    """m(u, v) = ∫ u v."""
+    return u * v
+
+
+class FESpace:
+    """The Lagrange space ``element`` on ``mesh`` (see the module docstring)."""
+
+    def __init__(self, mesh: skfem.MeshTri, element: str = "P1") -> None:
+        if element not in ELEMENTS:
+            raise ValueError(f"element: expected one of {', '.join(ELEMENTS)}, got {element!r}")
+        self.mesh = mesh
+        self.element = element
+        self.degree = 1 if element == "P1" else 2
+        self.basis = skfem.Basis(mesh, ELEMENTS[element](), intorder=2 * self.degree)
+        self.n_dofs = int(self.basis.N)
+        self.positions = np.ascontiguousarray(self.basis.doflocs.T)
+        """(n, 2) coordinates of the dofs: u_i = u_h(positions[i])."""
+        self.mass = _mass.assemble(self.basis).tocsr()
+
+    @functools.cached_property
+    def _factor(self) -> spla.SuperLU:
+        return spla.splu(
+            self.mass.tocsc(),
+            permc_spec="MMD_AT_PLUS_A",
+            diag_pivot_thresh=0.0,
+            options={"SymmetricMode": True},
+        )
+
+    def solve_mass(self, rhs: np.ndarray) -> np.ndarray:
+        """``M⁻¹ rhs`` for ``rhs`` of shape (n,) or (n, k), by the precomputed factorisation."""
+        return self._factor.solve(np.asarray(rhs, dtype=np.float64))
+
+    def mixed_mass(self, other: FESpace) -> sp.csr_matrix:
+        """``M^{VW}_ij = ∫ φ_i ψ_j``: φ of this space (rows), ψ of ``other`` on the same mesh."""
+        if other.mesh is not self.mesh:
+            raise ValueError("mixed_mass: the two spaces must be built on the same mesh object")
+        order = self.degree + other.degree
+        test = skfem.Basis(self.mesh, ELEMENTS[self.element](), intorder=order)
+        trial = skfem.Basis(self.mesh, ELEMENTS[other.element](), intorder=order)
+        return _mass.assemble(trial, test).tocsr()
+
+    def projection(self, other: FESpace) -> np.ndarray:
+        """The dense matrix of the L2 projection W_h -> V_h, ``M⁻¹ M^{VW}`` (for small checks)."""
+        return self.solve_mass(self.mixed_mass(other).toarray())
+
+    def evaluation_matrix(self, points: np.ndarray) -> sp.csr_matrix:
+        """The (m, n) matrix E with ``(E u)_k = u_h(points[k])`` for points (m, 2).
+
+        Each point is evaluated in the triangle that contains it; a point outside the mesh (another
+        mesh's polygonal approximation of a curved boundary) uses the polynomial of the nearest
+        triangle -- the one whose smallest barycentric coordinate is largest -- extended beyond it.
+        """
+        points = np.asarray(points, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise ValueError(f"points: expected an (m, 2) array, got shape {points.shape}")
+        cells = self._containing_cells(points)
+        local = self.basis.mapping.invF(points.T[:, :, None], tind=cells)
+        values = np.array(
+            [
+                np.asarray(self.basis.elem.gbasis(self.basis.mapping, local, k, tind=cells)[0])[
+                    :, 0
+                ]
+                for k in range(self.basis.Nbfun)
+            ]
+        )  # (local basis function, point)
+        rows = np.tile(np.arange(len(points)), self.basis.Nbfun)
+        cols = self.basis.element_dofs[:, cells].ravel()
+        matrix = sp.coo_matrix((values.ravel(), (rows, cols)), shape=(len(points), self.n_dofs))
+        return matrix.tocsr()
+
+    def _containing_cells(self, points: np.ndarray) -> np.ndarray:
+        mesh = self.mesh
+        centroids = mesh.p[:, mesh.t].mean(axis=1).T
+        tree = _kd_tree(centroids)
+        k = min(8, mesh.t.shape[1])
+        candidates = tree.query(points, k)[1].reshape(len(points), k)
+        score = self._inside_score(points, candidates)
+        best = candidates[np.arange(len(points)), score.argmax(1)]
+        lost = np.flatnonzero(score.max(1) < -INSIDE_TOLERANCE)
+        if lost.size:  # outside the mesh, or in a triangle whose centroid is far: search all
+            every = np.broadcast_to(np.arange(mesh.t.shape[1]), (lost.size, mesh.t.shape[1]))
+            best[lost] = every[0, self._inside_score(points[lost], every).argmax(1)]
+        return best
+
+    def _inside_score(self, points: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """min over the barycentric coordinates of each point in each of its candidate cells."""
+        p = self.mesh.p[:, self.mesh.t[:, cells]]  # (2, 3, m, k)
+        a, b, c = p[:, 0], p[:, 1], p[:, 2]
+        x = points.T[:, :, None]
+        det = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+        l1 = ((x[0] - a[0]) * (c[1] - a[1]) - (x[1] - a[1]) * (c[0] - a[0])) / det
+        l2 = ((b[0] - a[0]) * (x[1] - a[1]) - (b[1] - a[1]) * (x[0] - a[0])) / det
+        return np.minimum(np.minimum(l1, l2), 1.0 - l1 - l2)
+
+    def interpolate_to(self, other: FESpace, u: np.ndarray) -> np.ndarray:
+        """The dofs, in ``other``, of the Lagrange interpolant of the FE function ``u`` (…, n)."""
+        return np.asarray((self.evaluation_matrix(other.positions) @ np.asarray(u).T).T)
+
+    def function(self, u: np.ndarray) -> skfem.DiscreteField:
+        """The FE function of dofs ``u`` at the quadrature points of ``basis`` (scikit-fem's
+        ``basis.interpolate``: values ``.value`` and gradients ``.grad``, per element)."""
+        return self.basis.interpolate(np.asarray(u, dtype=np.float64))
+
+    def edges(self) -> np.ndarray:
+        """(2, E) dof pairs that share a triangle, both directions, no self-loops, sorted."""
+        dofs = self.basis.element_dofs.T  # (cells, local dofs)
+        local = [(a, b) for a in range(dofs.shape[1]) for b in range(dofs.shape[1]) if a != b]
+        pairs = np.unique(np.concatenate([dofs[:, [a, b]] for a, b in local]), axis=0)
+        return np.ascontiguousarray(pairs.T.astype(np.int64))
+
+    @property
+    def boundary_names(self) -> list[str]:
+        """The mesh's named boundary parts, sorted."""
+        return sorted(self.mesh.boundaries or {})
+
+    def boundary_dofs(self, names: Iterable[str]) -> np.ndarray:
+        """The sorted dofs on the boundary parts ``names`` (vertices and, for P2, edge dofs)."""
+        names = list(names)
+        unknown = [n for n in names if n not in self.boundary_names]
+        if unknown:
+            raise ValueError(
+                f"dirichlet: unknown boundary {unknown[0]!r}; the mesh has: "
+                f"{', '.join(self.boundary_names) or 'none'}"
+            )
+        parts = [self.basis.get_dofs(n).all() for n in names]
+        return np.unique(np.concatenate(parts or [np.empty(0, np.int64)])).astype(np.int64)
+
+    def boundary_indicator(self) -> np.ndarray:
+        """(n, parts) float: column b is 1 on the dofs of boundary part ``boundary_names[b]``."""
+        out = np.zeros((self.n_dofs, len(self.boundary_names)))
+        for column, name in enumerate(self.boundary_names):
+            out[self.boundary_dofs([name]), column] = 1.0
+        return out
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the mesh (vertex coordinates rounded to 1e-12, triangles) and the element."""
+        digest = hashlib.sha256(self.element.encode())
+        digest.update(np.round(self.mesh.p, 12).astype(np.float64).tobytes())
+        digest.update(self.mesh.t.astype(np.int64).tobytes())
+        return digest.hexdigest()
+
+
+def _kd_tree(points: np.ndarray):
+    from scipy.spatial import cKDTree
+
+    return cKDTree(points)
+
+
+def sparse_tensor(matrix: sp.spmatrix, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """A scipy sparse matrix as a coalesced torch sparse COO tensor (float64 by default: the
+    models cast it to their dtype where they use it, so float64 models keep every digit)."""
+    coo = matrix.tocoo()
+    index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data.astype(np.float64)).to(dtype)
+    return torch.sparse_coo_tensor(index, values, coo.shape, check_invariants=True).coalesce()
+
+
+class _MassSolve(torch.autograd.Function):
+    """a = M⁻¹ b for b of shape (n, k); backward: ∂L/∂b = M⁻¹ ∂L/∂a (M is symmetric)."""
+
+    @staticmethod
+    def forward(ctx, rhs: torch.Tensor, space: FESpace) -> torch.Tensor:
+        ctx.space = space
+        return _solve(space, rhs)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return _solve(ctx.space, grad), None
+
+
+def _solve(space: FESpace, rhs: torch.Tensor) -> torch.Tensor:
+    solution = space.solve_mass(rhs.detach().to("cpu", torch.float64).numpy())
+    return torch.from_numpy(np.asarray(solution)).to(device=rhs.device, dtype=rhs.dtype)
+
+
+def mass_solve(space: FESpace, rhs: torch.Tensor) -> torch.Tensor:
+    """``M⁻¹ rhs`` for ``rhs`` of shape (n, k) (any device and float dtype), differentiable."""
+    if rhs.dim() != 2 or rhs.shape[0] != space.n_dofs:
+        raise ValueError(
+            f"mass_solve: expected a right-hand side of shape ({space.n_dofs}, k), got "
+            f"{tuple(rhs.shape)}"
+        )
+    return _MassSolve.apply(rhs, space)
