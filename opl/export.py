@@ -32,7 +32,7 @@ from torch import nn
 from data_gen.errors import OplInputError
 from opl.data.normalize import ChannelNormalizer
 from opl.models import MODELS
-from opl.models.base import Operator
+from opl.models.base import Operator, predict
 
 BUNDLE_FORMAT = "1.0"
 """Version of the bundle format; ``load`` refuses bundles of a newer major version."""
@@ -64,11 +64,12 @@ class LoadedOperator(nn.Module):
         self.in_normalizer = in_normalizer
         self.out_normalizer = out_normalizer
         self.metadata = metadata
-        self.n_dim = int(model.init_args.get("n_dim", len(metadata["grid"]["shape"])))
+        dims = model.init_args.get("n_dim", getattr(model, "spatial_dims", None))
+        self.n_dim = int(len(metadata["grid"]["shape"]) if dims is None else dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Batched prediction ``(B, C_in, *spatial) -> (B, C_out, *spatial)``."""
-        return self.out_normalizer.decode(self.model(self.in_normalizer.encode(x)))
+        return predict(self.model, self.in_normalizer, self.out_normalizer, x)
 
     def __call__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
         as_numpy = isinstance(x, np.ndarray)
@@ -120,6 +121,7 @@ def write_bundle(
         "opl_version": _opl_version(),
         "class": name,
         "init_args": model.init_args,
+        **({"mesh_sha256": model.mesh_sha256} if hasattr(model, "mesh_sha256") else {}),
         "grid": grid,
         "provenance": provenance,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
@@ -154,6 +156,12 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedO
         model = MODELS[name](**metadata["init_args"])
     except (TypeError, ValueError) as err:
         raise BundleError(f"{path}: cannot build {name} from its init_args ({err})") from None
+    recorded = metadata.get("mesh_sha256")
+    if recorded is not None and recorded != getattr(model, "mesh_sha256", None):
+        raise BundleError(
+            f"{path}: {name} was trained on another mesh than the one its init_args name now "
+            f"(mesh SHA-256 {recorded[:12]}... recorded); restore that mesh file"
+        )
     tensors = load_safetensors(weights)
     in_norm = ChannelNormalizer(model.in_channels)
     out_norm = ChannelNormalizer(model.out_channels)

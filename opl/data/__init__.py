@@ -1,6 +1,6 @@
 """Readers of the opl dataset format: ``DatasetFile`` (h5py only), ``GridFieldDataset`` (torch),
 ``MeshGraphDataset`` (torch_geometric), and the Lightning DataModules ``GridDataModule`` and
-``MeshDataModule``.
+``MeshDataModule`` (graphs) and ``MeshFieldDataModule`` (dof tensors, for the SPON models).
 
 The torch-based readers are imported lazily so that ``opl info`` and other light tools need no
 torch.
@@ -15,6 +15,7 @@ __all__ = [
     "GridDataModule",
     "GridFieldDataset",
     "MeshDataModule",
+    "MeshFieldDataModule",
     "MeshGraphDataset",
 ]
 
@@ -24,6 +25,7 @@ _LAZY = {
     "GridFieldDataset": "opl.data.grid_dataset",
     "MeshGraphDataset": "opl.data.mesh_dataset",
     "MeshDataModule": "opl.data.mesh_datamodule",
+    "MeshFieldDataModule": "opl.data.mesh_fields",
 }
 
 

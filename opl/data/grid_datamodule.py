@@ -91,13 +91,20 @@ class GridDataModule(L.LightningDataModule):
 
     def _loader(self, name: str, stride: int, shuffle: bool) -> DataLoader:
         x, y = self.data[name][stride]
-        return DataLoader(
-            TensorDataset(x, y),
-            batch_size=self.hparams.batch_size,
-            shuffle=shuffle,
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
+        return tensor_loader(x, y, self.hparams.batch_size, shuffle, self.hparams.num_workers)
+
+
+def tensor_loader(
+    x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, num_workers: int
+) -> DataLoader:
+    """Batches of ``(x, y)`` pairs of in-memory tensors (the first dimension is the sample)."""
+    return DataLoader(
+        TensorDataset(x, y),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
 
 
 def _load(

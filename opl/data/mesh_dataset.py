@@ -8,7 +8,8 @@ holds
 * ``pos`` (n, 2) dof coordinates, ``edge_index`` (2, E);
 * ``x`` (n, C_in), ``y`` (n, C_out): the input / output fields at the dofs, any ``component`` or
   ``t`` dimension folded into channels; P1 fields are interpolated onto a P2 graph (exactly: a P1
-  function is a P2 function) and P2 fields restricted to the vertices of a P1 graph;
+  function is a P2 function) and P2 fields restricted to the vertices of a P1 graph; a named
+  per-sample vector (e.g. the elasticity traction, role ``parameter``) becomes constant channels;
 * ``boundary_mask`` (n, B) booleans, column b true on the dofs of boundary part
   ``boundary_names[b]`` (a dataset attribute);
 * on request (``matrices=("mass", "stiffness")``) the FE matrices of the space as
@@ -63,6 +64,7 @@ class MeshGraphDataset(PerProcessFile, Dataset):
             self.indices = ds.checked_indices(indices)
         self.boundary_names = [n for n in self.mesh["boundary_names"] if n != "untagged"]
         self._static = self._static_graph(matrices)
+        self.n_dofs = len(self._static["pos"])
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -78,12 +80,15 @@ class MeshGraphDataset(PerProcessFile, Dataset):
         columns = []
         for f in fields:
             values = ds.read(f.name, [index])[0]
-            values = values.reshape(-1, values.shape[-1])  # (channels, dofs of its space)
+            if f.element is not None:
+                values = values.reshape(-1, values.shape[-1])  # (channels, dofs of its space)
             columns.append(self._to_space(values, f).T)
         return torch.from_numpy(np.concatenate(columns, axis=1).astype(np.float64)).to(self.dtype)
 
     def _to_space(self, values: np.ndarray, info: FieldInfo) -> np.ndarray:
         """Values of a field on its own space -> values at the graph's dofs."""
+        if info.element is None:  # a per-sample vector: constant functions, one per entry
+            return np.repeat(values.reshape(-1, 1), self.n_dofs, axis=1)
         if info.element == self.space:
             return values
         if info.element == "P1":  # P1 -> P2: vertex values, then edge midpoints
@@ -209,8 +214,17 @@ def _edge_keys(pairs: np.ndarray, mesh: dict) -> np.ndarray:
 
 
 def _select(ds: DatasetFile, names: Sequence[str] | None, role: str) -> list[FieldInfo]:
+    """The fields on the mesh, and per-sample vectors (dims ``sample`` and ``component`` only,
+    e.g. a traction), which become constant channels."""
     chosen = ds.select_fields(names, role)
-    off_mesh = [f.name for f in chosen if f.element not in ("P1", "P2")]
+    off_mesh = [
+        f.name
+        for f in chosen
+        if f.element not in ("P1", "P2") and not set(f.dims[1:]) <= {"component"}
+    ]
     if off_mesh:
-        raise DatasetFileError(f"{ds.path}: field {off_mesh[0]!r} does not live on the mesh")
+        raise DatasetFileError(
+            f"{ds.path}: field {off_mesh[0]!r} does not live on the mesh and is not a "
+            "per-sample vector"
+        )
     return chosen

@@ -22,7 +22,8 @@ from torch import nn
 from data_gen.errors import ConfigError
 from opl.data.normalize import ChannelNormalizer
 from opl.losses import LOSSES, RelativeH1Spectral, RelativeL2
-from opl.models.base import Operator
+from opl.models.base import Operator, predict
+from opl.models.spon import MeshOperator
 
 
 class TrainingDiverged(RuntimeError):
@@ -66,6 +67,12 @@ class OperatorModule(L.LightningModule):
                     f"model: {type(model).__name__} has no integer attribute {name!r}; "
                     "OperatorModule needs a grid operator that declares its channels"
                 )
+        self.on_mesh = isinstance(model, MeshOperator)
+        if self.on_mesh and loss != "rel_l2":
+            raise ConfigError(
+                f"loss: {loss} differentiates on a grid; {type(model).__name__} works on FE "
+                "dofs, use loss: rel_l2"
+            )
         self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
         # a plain dict, so that checkpoints load with torch.load(weights_only=True)
         self.hparams["scheduler"] = None if scheduler is None else asdict(scheduler)
@@ -93,8 +100,9 @@ class OperatorModule(L.LightningModule):
             checkpoint["opl_model_config"] = self.model_config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Prediction in physical units for inputs ``x`` in physical units."""
-        return self.out_normalizer.decode(self.model(self.in_normalizer.encode(x)))
+        """Prediction in physical units for inputs ``x`` in physical units (a model that
+        ``decodes_output`` returns physical units itself, from the same statistics)."""
+        return predict(self.model, self.in_normalizer, self.out_normalizer, x)
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -111,6 +119,13 @@ class OperatorModule(L.LightningModule):
                     f"{theirs.mean.numel()} channels of that kind; set model.{name} to match"
                 )
             mine.load_state_dict(theirs.state_dict())  # a checkpoint, if resumed, overrides
+        if getattr(self.model, "decodes_output", False):
+            self.model.output_normalizer.load_state_dict(datamodule.out_normalizer.state_dict())
+        if self.on_mesh:
+            try:
+                self.model.check_mesh(datamodule.input_positions, datamodule.output_positions)
+            except (AttributeError, ValueError) as err:
+                raise ConfigError(f"data: {err}") from None
         self._check_grids(datamodule)
 
     def _check_grids(self, datamodule) -> None:
@@ -164,19 +179,23 @@ class OperatorModule(L.LightningModule):
             "x".join(str(n) for n in x.shape[2:])
         ]
         where = resolutions[dataloader_idx]
-        metrics = {"rel_l2": self.rel_l2(pred, y), "rel_h1": self.rel_h1(pred, y)}
-        for name, value in metrics.items():
-            self.log(
-                f"{split}/{name}/{where}", value, batch_size=x.shape[0], add_dataloader_idx=False
-            )
+        for name, value in self._metrics(pred, y).items():
+            reduce = "max" if name == "boundary_error" else "mean"
+            options = {"batch_size": x.shape[0], "add_dataloader_idx": False, "reduce_fx": reduce}
+            self.log(f"{split}/{name}/{where}", value, **options)
             if dataloader_idx == 0:
-                self.log(
-                    f"{split}/{name}",
-                    value,
-                    batch_size=x.shape[0],
-                    prog_bar=True,
-                    add_dataloader_idx=False,
-                )
+                self.log(f"{split}/{name}", value, prog_bar=name == "rel_l2", **options)
+
+    def _metrics(self, pred: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Grids: relative L2 and spectral H1. Meshes: relative l2 of the dofs, relative L2 of
+        the FE functions (mass matrix) and the largest error at the Dirichlet dofs."""
+        if not self.on_mesh:
+            return {"rel_l2": self.rel_l2(pred, y), "rel_h1": self.rel_h1(pred, y)}
+        return {
+            "rel_l2": self.rel_l2(pred, y),
+            "rel_l2_fe": self.model.fe_relative_l2(pred, y),
+            "boundary_error": self.model.boundary_error(pred, y),
+        }
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

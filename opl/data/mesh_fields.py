@@ -1,0 +1,94 @@
+"""Lightning DataModule of a finite-element dataset as dof tensors, for operators built on its mesh.
+
+The mesh operators of ``opl.models.spon`` (SPON, MultigridSPON, MeshGNN) hold their mesh, its FE
+spaces and graph themselves, so a batch is just the fields' dofs: inputs ``(B, C_in, n_in)`` at the
+dofs of ``input_space`` (default ``space``) and outputs ``(B, C_out, n)`` at the dofs of ``space``,
+converted and folded into channels by ``MeshGraphDataset``'s rules (per-sample vectors such as a
+traction become constant channels). The splits are read into memory once, and the per-channel
+Gaussian statistics of the training split are given to the model as ``GridDataModule``'s are.
+``input_positions`` / ``output_positions`` (float64 dof coordinates) let the training module check
+that the model was built on the dataset's mesh.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from data_gen.errors import OplInputError
+from opl.data.grid_datamodule import tensor_loader
+from opl.data.mesh_dataset import MeshGraphDataset
+from opl.data.normalize import ChannelNormalizer
+from opl.data.splits import check_splits
+
+
+class MeshFieldDataModule(L.LightningDataModule):
+    """Train/val/test dof tensors of a finite-element dataset file (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str,
+        train: tuple[int, int],
+        val: tuple[int, int],
+        test: tuple[int, int] | None = None,
+        space: str = "P1",
+        input_space: str | None = None,
+        inputs: list[str] | None = None,
+        outputs: list[str] | None = None,
+        batch_size: int = 8,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.ranges = check_splits(train, val, test)
+        self.data: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.in_normalizer: ChannelNormalizer | None = None
+        self.out_normalizer: ChannelNormalizer | None = None
+        self.resolutions: list[str] = []
+        self.input_positions: np.ndarray | None = None
+        self.output_positions: np.ndarray | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data:
+            return
+        h = self.hparams
+        for name, indices in self.ranges.items():
+            fields = []
+            for space, role in ((h.input_space or h.space, "input"), (h.space, "output")):
+                dataset = MeshGraphDataset(
+                    h.path, space, h.inputs, h.outputs, indices, dtype=torch.float64
+                )
+                samples = [dataset[i] for i in range(len(dataset))]
+                values = torch.stack([(s.x if role == "input" else s.y).T for s in samples])
+                fields.append(values.float())
+                positions = samples[0].pos.numpy()
+                if role == "input":
+                    self.input_positions = positions
+                else:
+                    self.output_positions = positions
+            self.data[name] = {h.space: (fields[0], fields[1])}
+        self.resolutions = [f"{h.space}_{self.output_positions.shape[0]}"]
+        x, y = self.data["train"][h.space]
+        self.in_normalizer = ChannelNormalizer(x.shape[1]).fit(x)
+        self.out_normalizer = ChannelNormalizer(y.shape[1]).fit(y)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        if "test" not in self.ranges:
+            raise OplInputError("test: no test range was given to MeshFieldDataModule")
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader() if "test" in self.ranges else self.val_dataloader()
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        x, y = self.data[name][self.hparams.space]
+        h = self.hparams
+        return tensor_loader(x, y, h.batch_size, shuffle, h.num_workers)
