@@ -1,0 +1,182 @@
+"""SPON, multigrid SPON and the plain mesh GNN: FE structure (projection, nested-space transfer),
+exact boundary values, training and bundles. Meshes: lshape level 0 refined once (small)."""
+
+import numpy as np
+import pytest
+import torch
+
+from data_gen.fem.mesh import load_mesh
+from opl.models import MODELS, SPON, MeshGNN, MultigridSPON
+from opl.models.fe_space import FESpace, mass_solve
+
+OUTER = ["bottom", "right", "top", "left"]
+KINDS = {"SPON": {}, "MultigridSPON": {"coarsening": 1}, "MeshGNN": {}}
+
+
+def build(name, **options):
+    args = dict(mesh="lshape", level=0, refine=1, input_element="P2", dirichlet=OUTER, width=16)
+    args.update(KINDS[name])
+    args.update(options)
+    if name == "MultigridSPON":
+        args.update(coarse_depth=2, fine_layers=1)
+    else:
+        args.update(depth=2)
+    return MODELS[name](1, 1, **args)
+
+
+@pytest.mark.parametrize("element", ["P1", "P2"])
+def test_projection_encoder_reproduces_fe_functions_and_projects_others(element):
+    # float64: the projection of a function of V_h is itself up to round-off (1e-12 relative)
+    model = build("SPON", element=element, input_element=element).double()
+    x, y = model.space.positions.T
+    u = torch.from_numpy(np.sin(3 * x) * np.cos(2 * y) + x * y)[None, None]
+    assert torch.allclose(model.encode(u), u, rtol=0, atol=1e-12)
+    # P2 data onto P1: the result is the L2 projection (M a = M12 w), not the vertex values
+    coarse = build("SPON", element="P1", input_element="P2").double()
+    x2, y2 = coarse.input_space.positions.T
+    w = torch.from_numpy(x2**2 + y2**2)[None, None]
+    a = coarse.encode(w)[0, 0].numpy()
+    residual = coarse.space.mass @ a - coarse.space.mixed_mass(coarse.input_space) @ w[0, 0].numpy()
+    assert np.abs(residual).max() < 1e-13
+    vertex = (x2**2 + y2**2)[: coarse.space.n_dofs]
+    assert np.abs(a - vertex).max() > 1e-3  # differs from interpolation by O(h^2)
+
+
+def test_mass_solve_gradient():
+    space = FESpace(load_mesh("lshape", 0), "P2")
+    rhs = torch.randn(space.n_dofs, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda b: mass_solve(space, b), (rhs,))
+    with pytest.raises(ValueError, match=r"right-hand side of shape \(421, k\)"):
+        mass_solve(space, torch.zeros(5, 1))
+
+
+@pytest.mark.parametrize("element", ["P1", "P2"])
+def test_restriction_and_prolongation_on_nested_meshes(element):
+    coarse_mesh = load_mesh("lshape", 0)
+    coarse, fine = FESpace(coarse_mesh, element), FESpace(coarse_mesh.refined(), element)
+    prolong = coarse.evaluation_matrix(fine.positions)
+    # Galerkin identity P^T M_f P = M_c and R P = I for R = M_c^-1 P^T M_f (round-off, 1e-14)
+    assert np.abs(prolong.T @ fine.mass @ prolong - coarse.mass).max() < 1e-15
+    restrict = coarse.solve_mass((prolong.T @ fine.mass).toarray())
+    assert np.abs(restrict @ prolong - np.eye(coarse.n_dofs)).max() < 1e-12
+    # prolongation is exact interpolation of coarse functions (a linear one here)
+    xc, yc = coarse.positions.T
+    xf, yf = fine.positions.T
+    assert np.abs(prolong @ (1 + 2 * xc - yc) - (1 + 2 * xf - yf)).max() < 1e-13
+    # the multigrid model's restrict applies the same R to features
+    model = build("MultigridSPON", element=element, input_element=element).double()
+    h = torch.randn(2, fine.n_dofs, 3, dtype=torch.float64)
+    expected = np.einsum("cf,bfw->bcw", restrict, h.numpy())
+    assert np.abs(model.restrict(0, h).numpy() - expected).max() < 1e-12
+
+
+def test_transfer_to_another_mesh_by_interpolation():
+    source = FESpace(load_mesh("lshape", 1), "P2")
+    target = FESpace(load_mesh("lshape", 0), "P1")  # not nested: points fall anywhere
+    x, y = source.positions.T
+    moved = source.interpolate_to(target, x**2 - x * y)
+    xt, yt = target.positions.T
+    assert np.abs(moved - (xt**2 - xt * yt)).max() < 1e-12  # P2 holds quadratics exactly
+
+
+@pytest.mark.parametrize("name", ["SPON", "MultigridSPON"])
+def test_boundary_values_are_exact(name):
+    torch.manual_seed(0)
+    model = build(name)
+    model.output_normalizer.mean.fill_(3.0)  # an offset the network would carry to the boundary
+    x = torch.randn(4, 1, model.input_space.n_dofs)
+    mask = model.dirichlet_mask.expand(4, -1, -1)
+    assert mask.sum() > 0
+    assert torch.all(model(x)[mask] == 0)  # bit for bit
+    g = torch.randn(4, 1, model.space.n_dofs)
+    assert torch.equal(model(x, boundary_values=g)[mask], g[mask])
+    free = model(x)[~mask]
+    assert free.abs().min() > 0 and torch.isfinite(free).all()
+
+
+def test_gnn_baseline_does_not_impose_boundary_values():
+    torch.manual_seed(0)
+    model = build("MeshGNN")
+    out = model(torch.randn(2, 1, model.input_space.n_dofs))
+    assert out[model.dirichlet_mask.expand(2, -1, -1)].abs().max() > 0
+
+
+def test_bad_input_and_options_are_refused():
+    model = build("SPON")
+    with pytest.raises(ValueError, match=r"expected dofs shaped \(B, 1, 1601\)"):
+        model(torch.zeros(1, 1, 421))
+    with pytest.raises(ValueError, match="unknown boundary 'outer'"):
+        build("SPON", dirichlet=["outer"])
+    with pytest.raises(ValueError, match="coarsening"):
+        MultigridSPON(1, 1, mesh="lshape", level=0, refine=0, coarsening=1)
+
+
+def _dataset(small_dataset, tmp_path, n=24):
+    _, path = small_dataset(
+        tmp_path / "d.h5", "fem_darcy", {"level": 0, "refine": 1, "element": "P2"}, n
+    )
+    return path
+
+
+@pytest.mark.parametrize("name", ["SPON", "MultigridSPON", "MeshGNN"])
+def test_short_training_reduces_the_loss_and_bundles_round_trip(name, small_dataset, tmp_path):
+    import lightning as L
+
+    from opl.data import MeshFieldDataModule
+    from opl.export import load, write_bundle
+    from opl.train import OperatorModule
+
+    path = _dataset(small_dataset, tmp_path)
+    L.seed_everything(0)
+    data = MeshFieldDataModule(
+        str(path), train=(0, 16), val=(16, 20), test=(20, 24), space="P1", input_space="P2",
+        batch_size=4,
+    )  # fmt: skip
+    model = build(name)
+    module = OperatorModule(model, loss="rel_l2", optimizer=lambda p: torch.optim.Adam(p, lr=5e-3))
+    trainer = L.Trainer(
+        max_epochs=10, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    data.setup()
+    x, y = data.data["test"]["P1"]
+    module.in_normalizer.load_state_dict(data.in_normalizer.state_dict())
+    module.out_normalizer.load_state_dict(data.out_normalizer.state_dict())
+    if model.decodes_output:
+        model.output_normalizer.load_state_dict(data.out_normalizer.state_dict())
+    before = module.loss(module(x), y).item()
+    trainer.fit(module, datamodule=data)
+    module.eval()
+    with torch.no_grad():
+        pred = module(x)
+    after = module.loss(pred, y).item()
+    assert after < 0.7 * before, (before, after)  # 40 steps: a clear, not a full, drop
+    boundary = model.dirichlet_mask.expand_as(pred)
+    if name != "MeshGNN":
+        assert torch.all(pred[boundary] == 0)
+    bundle = write_bundle(
+        tmp_path / "m.opl", model, module.in_normalizer, module.out_normalizer, {}, {}
+    )
+    loaded = load(bundle)
+    again = loaded(x.numpy())
+    assert np.allclose(again, pred.numpy(), rtol=0, atol=1e-6)
+    if name != "MeshGNN":
+        assert np.all(again[boundary.numpy()] == 0)
+
+
+def test_training_refuses_a_model_on_another_mesh(small_dataset, tmp_path):
+    import lightning as L
+
+    from data_gen.errors import ConfigError
+    from opl.data import MeshFieldDataModule
+    from opl.train import OperatorModule
+
+    path = _dataset(small_dataset, tmp_path, n=8)
+    data = MeshFieldDataModule(str(path), train=(0, 4), val=(4, 8), input_space="P2")
+    module = OperatorModule(build("SPON", refine=0), loss="rel_l2")
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False)
+    with pytest.raises(ConfigError, match="set mesh, level, refine and element"):
+        trainer.fit(module, datamodule=data)
+    with pytest.raises(ConfigError, match="use loss: rel_l2"):
+        OperatorModule(build("SPON"))
+    assert SPON and MeshGNN  # the public names
