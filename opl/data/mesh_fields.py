@@ -54,25 +54,27 @@ class MeshFieldDataModule(L.LightningDataModule):
         if self.data:
             return
         h = self.hparams
+        input_space = h.input_space or h.space
         for name, indices in self.ranges.items():
-            fields = []
-            for space, role in ((h.input_space or h.space, "input"), (h.space, "output")):
-                dataset = MeshGraphDataset(
-                    h.path, space, h.inputs, h.outputs, indices, dtype=torch.float64
-                )
-                samples = [dataset[i] for i in range(len(dataset))]
-                values = torch.stack([(s.x if role == "input" else s.y).T for s in samples])
-                fields.append(values.float())
-                positions = samples[0].pos.numpy()
-                if role == "input":
-                    self.input_positions = positions
-                else:
-                    self.output_positions = positions
-            self.data[name] = {h.space: (fields[0], fields[1])}
+            outputs = self._samples(h.space, indices)  # their inputs too, if on the same space
+            inputs = outputs if input_space == h.space else self._samples(input_space, indices)
+            x = torch.stack([s.x.T for s in inputs]).float()
+            y = torch.stack([s.y.T for s in outputs]).float()
+            self.data[name] = {h.space: (x, y)}
+            self.input_positions = inputs[0].pos.numpy()
+            self.output_positions = outputs[0].pos.numpy()
         self.resolutions = [f"{h.space}_{self.output_positions.shape[0]}"]
         x, y = self.data["train"][h.space]
         self.in_normalizer = ChannelNormalizer(x.shape[1]).fit(x)
         self.out_normalizer = ChannelNormalizer(y.shape[1]).fit(y)
+
+    def _samples(self, space: str, indices: range) -> list:
+        """The split's samples as graphs on ``space`` (float64, so positions keep every digit)."""
+        h = self.hparams
+        dataset = MeshGraphDataset(
+            h.path, space, h.inputs, h.outputs, indices, dtype=torch.float64
+        )
+        return [dataset[i] for i in range(len(dataset))]
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
