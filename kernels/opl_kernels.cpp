@@ -51,6 +51,17 @@ cudaError_t opl_gaussian_features_backward_f64(
     double* grad_x, double* grad_means, double* grad_scales, double* grad_features,
     cudaStream_t stream);
 
+// kernels/mg_smooth.cu
+int64_t opl_mg_smooth_shared_bytes(int64_t cu, int64_t cf, int64_t element_size);
+cudaError_t opl_mg_smooth_f32(const float* u, const float* f, const float* stiffness,
+                              const float* smoother, int64_t batch, int64_t cu, int64_t cf,
+                              int64_t h, int64_t w, int padding, float* out, float* residual_out,
+                              cudaStream_t stream);
+cudaError_t opl_mg_smooth_f64(const double* u, const double* f, const double* stiffness,
+                              const double* smoother, int64_t batch, int64_t cu, int64_t cf,
+                              int64_t h, int64_t w, int padding, double* out,
+                              double* residual_out, cudaStream_t stream);
+
 }  // extern "C"
 
 namespace {
@@ -172,6 +183,83 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gaussian_features_bac
   return {grad_x, grad_means, grad_scales, grad_features};
 }
 
+// ---- mg_smooth (kernels/mg_smooth.cu) -----------------------------------------------------------
+
+constexpr const char* kSmooth = "opl_kernels.mg_smooth";
+constexpr const char* kSmoothAdjoint = "opl_kernels.mg_smooth_adjoint";
+
+// u (B, Cu, H, W) float32 or float64, stiffness (Cf, Cu, 3, 3), smoother (Cu, Cf, 3, 3), padding
+// 0 (zeros), 1 (circular) or 2 (reflect); returns Cf.
+int64_t check_smooth_inputs(const char* op, const at::Tensor& u, const at::Tensor& stiffness,
+                            const at::Tensor& smoother, int64_t padding) {
+  TORCH_CHECK(u.dim() == 4, op, ": u must have shape (B, Cu, H, W), got ", u.sizes());
+  TORCH_CHECK(u.scalar_type() == at::kFloat || u.scalar_type() == at::kDouble, op,
+              ": the kernel supports float32 and float64, got u of ", u.scalar_type());
+  TORCH_CHECK(padding >= 0 && padding <= 2, op,
+              ": padding must be 0 (zeros), 1 (circular) or 2 (reflect), got ", padding);
+  TORCH_CHECK(stiffness.dim() == 4, op, ": stiffness must have shape (Cf, Cu, 3, 3), got ",
+              stiffness.sizes());
+  const int64_t cu = u.size(1), cf = stiffness.size(0);
+  check_tensor(op, "u", u, u, u.sizes());
+  check_tensor(op, "stiffness", stiffness, u, {cf, cu, 3, 3});
+  check_tensor(op, "smoother", smoother, u, {cu, cf, 3, 3});
+  return cf;
+}
+
+// Launches the kernel: out = u + S * (f - A * u), f == nullptr for f = 0, the residual written
+// to residual_out unless it is nullptr.
+void launch_smooth(const char* op, const at::Tensor& u, const at::Tensor* f,
+                   const at::Tensor& stiffness, const at::Tensor& smoother, int64_t padding,
+                   at::Tensor& out, at::Tensor* residual_out) {
+  const int64_t batch = u.size(0), cu = u.size(1), cf = stiffness.size(0);
+  const int64_t h = u.size(2), w = u.size(3);
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(u.device().index()).stream();
+  cudaError_t status;
+  if (u.scalar_type() == at::kFloat) {
+    status = opl_mg_smooth_f32(
+        u.data_ptr<float>(), f ? f->data_ptr<float>() : nullptr, stiffness.data_ptr<float>(),
+        smoother.data_ptr<float>(), batch, cu, cf, h, w, static_cast<int>(padding),
+        out.data_ptr<float>(), residual_out ? residual_out->data_ptr<float>() : nullptr, stream);
+  } else {
+    status = opl_mg_smooth_f64(
+        u.data_ptr<double>(), f ? f->data_ptr<double>() : nullptr, stiffness.data_ptr<double>(),
+        smoother.data_ptr<double>(), batch, cu, cf, h, w, static_cast<int>(padding),
+        out.data_ptr<double>(), residual_out ? residual_out->data_ptr<double>() : nullptr,
+        stream);
+  }
+  TORCH_CHECK(status != cudaErrorInvalidValue, op, ": unsupported launch: batch ", batch,
+              " (at most 65535) or ", opl_mg_smooth_shared_bytes(cu, cf, u.element_size()),
+              " bytes of shared memory per block for Cu = ", cu, ", Cf = ", cf,
+              " (more than the device allows)");
+  check_status(op, status);
+}
+
+// out = u + smoother * (f - stiffness * u).
+at::Tensor mg_smooth(const at::Tensor& u, const at::Tensor& f, const at::Tensor& stiffness,
+                     const at::Tensor& smoother, int64_t padding) {
+  const int64_t cf = check_smooth_inputs(kSmooth, u, stiffness, smoother, padding);
+  check_tensor(kSmooth, "f", f, u, {u.size(0), cf, u.size(2), u.size(3)});
+  const c10::cuda::CUDAGuard guard(u.device());
+  auto out = at::empty_like(u);
+  launch_smooth(kSmooth, u, &f, stiffness, smoother, padding, out, nullptr);
+  return out;
+}
+
+// (g + smoother * (0 - stiffness * g), 0 - stiffness * g): with stiffness = -S^T and smoother =
+// -A^T (transposed and flipped), the gradients (grad_u, grad_f) of out with respect to u and f
+// for an upstream gradient g (zeros and circular padding).
+std::tuple<at::Tensor, at::Tensor> mg_smooth_adjoint(const at::Tensor& g,
+                                                     const at::Tensor& stiffness,
+                                                     const at::Tensor& smoother,
+                                                     int64_t padding) {
+  const int64_t cf = check_smooth_inputs(kSmoothAdjoint, g, stiffness, smoother, padding);
+  const c10::cuda::CUDAGuard guard(g.device());
+  auto out = at::empty_like(g);
+  auto residual = at::empty({g.size(0), cf, g.size(2), g.size(3)}, g.options());
+  launch_smooth(kSmoothAdjoint, g, nullptr, stiffness, smoother, padding, out, &residual);
+  return {out, residual};
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -185,4 +273,14 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("grad_values"), py::arg("grad_gradients"), py::arg("grad_curvatures"),
         py::arg("x"), py::arg("means"), py::arg("scales"), py::arg("features"),
         py::arg("weights"), py::arg("cutoff"));
+  m.def("mg_smooth", &mg_smooth, "u + smoother * (f - stiffness * u): torch.ops.opl.mg_smooth",
+        py::arg("u"), py::arg("f"), py::arg("stiffness"), py::arg("smoother"),
+        py::arg("padding"));
+  m.def("mg_smooth_adjoint", &mg_smooth_adjoint,
+        "(g + smoother * (-stiffness * g), -stiffness * g): the (u, f) gradients of "
+        "torch.ops.opl.mg_smooth with the adjoint weights",
+        py::arg("g"), py::arg("stiffness"), py::arg("smoother"), py::arg("padding"));
+  m.def("mg_smooth_shared_bytes", &opl_mg_smooth_shared_bytes,
+        "bytes of shared memory a block of the kernel needs", py::arg("cu"), py::arg("cf"),
+        py::arg("element_size"));
 }

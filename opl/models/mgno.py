@@ -42,6 +42,8 @@ import torch
 from torch import nn
 
 from opl.models.base import Operator
+from opl.ops import kernels, mg_smooth
+from opl.ops.mg_smooth import fold_boundary
 
 __all__ = ["MgNO", "MgNOLayer", "Prolongation", "VCycle", "prolongation_kernels_for"]
 
@@ -96,43 +98,16 @@ def _check_counts(name: str, values: Sequence[int], length: int, minimum: int = 
         )
 
 
-def _place(piece: torch.Tensor, dim: int, start: int, n: int) -> torch.Tensor:
-    """``piece`` put at ``start`` along ``dim`` of a zero tensor with ``n`` points there."""
-    before = list(piece.shape)
-    after = list(piece.shape)
-    before[dim] = start
-    after[dim] = n - start - piece.shape[dim]
-    return torch.cat([piece.new_zeros(before), piece, piece.new_zeros(after)], dim)
-
-
-def _fold_boundary(full: torch.Tensor, dim: int, n: int, padding: str) -> torch.Tensor:
-    """Cut the output of an unpadded stride-2 transposed convolution to ``n`` points along ``dim``.
-
-    Entry ``q`` of ``full`` is fine point ``o = q - 1``. The ``1 + r`` points outside
-    ``0..n-1`` (``o = -1`` and ``o = n..n+r-1``, ``r <= 2``) are treated as the adjoint of the
-    padding: dropped for ``"zeros"``, added to ``o mod n`` for ``"circular"`` and to the mirror
-    point (``-1 -> 1``, ``n + j -> n - 2 - j``) for ``"reflect"``.
-    """
-    core = full.narrow(dim, 1, n)
-    if padding == "zeros":
-        return core
-    n_right = full.shape[dim] - n - 1
-    left = full.narrow(dim, 0, 1)
-    right = full.narrow(dim, n + 1, n_right)
-    if padding == "circular":
-        return core + _place(left, dim, n - 1, n) + _place(right, dim, 0, n)
-    return core + _place(left, dim, 1, n) + _place(right.flip(dim), dim, n - 1 - n_right, n)
-
-
 class Prolongation(nn.Module):
     r"""Prolongation ``P: C_u -> C_u`` from ``m = ceil(n/2)`` points to ``n`` points per dimension.
 
     ``(P u)_o = Σ_i Σ_t w_t u_i [o = 2i + t - 1]`` for taps ``t = 0..k-1`` (``k`` = 3 or 4), i.e.
     ``ConvTranspose(k, stride=2, padding=1, bias=False)``; contributions that fall outside the
-    grid are handled as the adjoint of the boundary padding (see :func:`_fold_boundary`), which
-    makes ``P`` the exact adjoint of a stride-2 convolution padded by the same mode (1 point on
-    the left, what it needs on the right). Any ``n`` works with either kernel; the official code
-    uses 4 on even grids and 3 on odd ones. Parameters: ``k^d C_u^2``.
+    grid are handled as the adjoint of the boundary padding
+    (:func:`opl.ops.mg_smooth.fold_boundary`), which makes ``P`` the exact adjoint of a stride-2
+    convolution padded by the same mode (1 point on the left, what it needs on the right). Any
+    ``n`` works with either kernel; the official code uses 4 on even grids and 3 on odd ones.
+    Parameters: ``k^d C_u^2``.
     """
 
     def __init__(self, channels: int, n_dim: int, kernel_size: int, padding: str) -> None:
@@ -146,7 +121,7 @@ class Prolongation(nn.Module):
         """Prolong ``u`` of shape ``(B, C_u, *coarse)`` onto the fine grid ``size``."""
         full = self.conv(u)
         for axis, n in enumerate(size):
-            full = _fold_boundary(full, axis + 2, n, self.padding)
+            full = fold_boundary(full, axis + 2, n, self.padding)
         return full
 
 
@@ -281,12 +256,17 @@ class VCycle(nn.Module):
         """Smoothing step ``step`` of ``level``: ``u + S (f - A u)``, or ``S f`` when ``u`` is None.
 
         Steps ``0..pre_smooth[level]-1`` are pre-smoothing, the next ones post-smoothing. This is
-        the only place that applies ``S`` and ``A``: a fused kernel can replace it.
+        the only place that applies ``S`` and ``A``. On CUDA tensors of a 2-D grid it is the op
+        ``opl.ops.mg_smooth`` (the fused kernel of ``kernels/mg_smooth.cu``, the same maths)
+        unless ``OPL_KERNELS=off``; elsewhere, and for the first step (one convolution), plain
+        convolutions.
         """
         smoother = self.smoothers[level][step]
         if u is None:
             return smoother(f)
         stiffness = self.stiffness[level][step - 1 if level == 0 else step]
+        if u.is_cuda and u.dim() == 4 and kernels.mode() != "off":
+            return mg_smooth(u, f, stiffness.weight, smoother.weight, self.padding)
         return u + smoother(f - stiffness(u))
 
     def restrict(

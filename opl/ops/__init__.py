@@ -4,5 +4,6 @@ nothing until an op runs on CUDA)."""
 
 from opl.ops import kernels
 from opl.ops.gaussian_features import cutoff_error_bound, gaussian_features, gaussian_values
+from opl.ops.mg_smooth import mg_smooth
 
-__all__ = ["cutoff_error_bound", "gaussian_features", "gaussian_values", "kernels"]
+__all__ = ["cutoff_error_bound", "gaussian_features", "gaussian_values", "kernels", "mg_smooth"]

@@ -25,6 +25,13 @@ runs the reference for them) and up to 262,140 channels (the binding's RuntimeEr
 The kernel takes differences directly, so float32 keeps its precision, and needs no chunking
 (memory O(N c d + K (c + d))), so ``max_elements`` is ignored; its backward adds partial sums
 with atomics, so the last bits of the gradients vary from run to run.
+
+``torch.ops.opl.mg_smooth`` runs ``kernels/mg_smooth.cu`` (one fused launch per smoothing step,
+the residual kept in shared memory) for float32 and float64, any grid and the three padding
+modes, while a block's tiles fit in the device's shared memory (Cu = Cf = 64 needs 62.5 KB in
+float32; beyond, the reference runs). Its backward runs the same kernel on the adjoint weights
+for the gradients of u and f (zeros and circular padding; reflect padding differentiates the
+reference) and cuDNN's weight gradients. The kernel's results are deterministic.
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ from types import ModuleType
 import torch
 
 from opl.ops.gaussian_features import reference_backward, reference_forward
+from opl.ops.mg_smooth import PADDING_MODES, adjoint_weight, weight_gradients
+from opl.ops.mg_smooth import reference_backward as smooth_reference_backward
+from opl.ops.mg_smooth import reference_forward as smooth_reference_forward
 
 ENVIRONMENT_VARIABLE = "OPL_KERNELS"
 MODES = ("auto", "off", "on", "require")
@@ -193,3 +203,51 @@ def _gaussian_features_backward_cuda(
         return reference_backward(*tensors, cutoff, max_elements)
     _check_gaussian_features_supported(x)
     return tuple(module.gaussian_features_backward(*(t.contiguous() for t in tensors), cutoff))
+
+
+def _smooth_kernel_fits(module: ModuleType, u: torch.Tensor, cf: int) -> bool:
+    """Whether the fused smoothing kernel can run on ``u``: float32/64, a batch that fits the
+    grid (65,535) and tiles of Cu + Cf channels that fit the device's shared memory."""
+    if u.dtype not in (torch.float32, torch.float64) or u.shape[0] > 65535:
+        return False
+    need = module.mg_smooth_shared_bytes(u.shape[1], cf, u.element_size())
+    return need <= torch.cuda.get_device_properties(u.device).shared_memory_per_block_optin
+
+
+@torch.library.register_kernel("opl::mg_smooth", "cuda")
+def _mg_smooth_cuda(
+    u: torch.Tensor,
+    f: torch.Tensor,
+    stiffness: torch.Tensor,
+    smoother: torch.Tensor,
+    padding: str,
+) -> torch.Tensor:
+    module = LOADER.active()
+    if module is None or not _smooth_kernel_fits(module, u, f.shape[1]):
+        return smooth_reference_forward(u, f, stiffness, smoother, padding)
+    tensors = (t.contiguous() for t in (u, f, stiffness, smoother))
+    return module.mg_smooth(*tensors, PADDING_MODES.index(padding))
+
+
+@torch.library.register_kernel("opl::mg_smooth_backward", "cuda")
+def _mg_smooth_backward_cuda(
+    grad: torch.Tensor,
+    u: torch.Tensor,
+    f: torch.Tensor,
+    stiffness: torch.Tensor,
+    smoother: torch.Tensor,
+    padding: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    module = LOADER.active()
+    if module is None or padding == "reflect" or not _smooth_kernel_fits(module, u, f.shape[1]):
+        return smooth_reference_backward(grad, u, f, stiffness, smoother, padding)
+    grad_u, q = module.mg_smooth_adjoint(
+        grad.contiguous(),
+        -adjoint_weight(smoother).contiguous(),
+        -adjoint_weight(stiffness).contiguous(),
+        PADDING_MODES.index(padding),
+    )
+    grad_stiffness, grad_smoother = weight_gradients(
+        grad, q, u, f, stiffness, smoother, padding
+    )
+    return grad_u, q, grad_stiffness, grad_smoother

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import re
 import shutil
 import subprocess
 import sys
@@ -186,42 +185,12 @@ def test_the_kernel_formulas_equal_the_reference_and_its_autograd(d, cutoff):
 
 # ---- the Gaussian-feature kernel's code, run on the CPU -----------------------------------------
 
-EMULATION = Path(__file__).parent / "cuda_emulation"
-LAUNCH = re.compile(
-    r"(\w+(?:<[^<>]*>)?)<<<\s*([^,]+?)\s*,\s*([^,]+?)\s*,\s*0\s*,\s*stream\s*>>>\s*\("
-)
-
 
 @pytest.fixture(scope="module")
-def emulated_kernel(tmp_path_factory):
-    """kernels/gaussian_features.cu compiled with g++ against cuda_emulation/cuda_runtime.h
-    (threads as std::threads) and loaded with ctypes."""
-    compiler = shutil.which("g++")
-    if compiler is None:
-        pytest.skip("g++ not found: the CPU emulation of the kernel needs it")
-    source = (kernels.KERNEL_DIR / "gaussian_features.cu").read_text()
-    rewritten, launches = LAUNCH.subn(r"emulate_launch(\2, dim3(\3), \1, ", source)
-    assert launches == source.count("<<<") > 0
-    directory = tmp_path_factory.mktemp("emulation")
-    (directory / "gaussian_features.cpp").write_text(rewritten)
-    library = directory / "libgaussian_features.so"
-    # -w: the emulation drops the stream argument and ignores #pragma unroll (nvcc checks warnings)
-    command = [
-        compiler,
-        "-std=c++20",
-        "-O1",
-        "-w",
-        "-fPIC",
-        "-shared",
-        f"-I{EMULATION}",
-        "-o",
-        str(library),
-        str(directory / "gaussian_features.cpp"),
-        "-pthread",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(command)}\n{result.stderr}"
-    lib = ctypes.CDLL(str(library))
+def emulated_kernel(emulate):
+    """kernels/gaussian_features.cu compiled for the CPU (``conftest.emulate``), its launchers'
+    argument types declared."""
+    lib = emulate("gaussian_features")
     pointer, size = ctypes.c_void_p, ctypes.c_int64
     for dtype in ("f32", "f64"):
         forward = getattr(lib, f"opl_gaussian_features_forward_{dtype}")
