@@ -21,7 +21,8 @@ What is measured, and how:
 * **Training**: one model after the other in this process, on the CPU, with
   ``torch.set_num_threads(os.cpu_count())``, so no run competes with another.
 * **Reported per model**: trainable parameters; epochs; seconds per epoch of training only (from
-  the start of an epoch to the start of its validation, mean over epochs); on the test split
+  the start of an epoch to the start of its validation, median over epochs, so that a moment of
+  other load on the machine does not count); on the test split
   (the configs' samples 250-299): the FE relative L2 error, mean over samples of
   ``‖u_pred − u‖_L2(Ω) / ‖u‖_L2(Ω)`` with the P1 mass matrix (exact for FE functions, both
   displacement components together), the relative l2 error of the dof vectors, and the boundary
@@ -228,7 +229,7 @@ def table(results: list[Result]) -> list[str]:
             "Model",
             "Parameters",
             "Epochs",
-            "s / epoch (training only)",
+            "s / epoch (training only, median)",
             "Test FE rel. L2 (×10⁻²)",
             "Test dof rel. l2 (×10⁻²)",
             "Boundary error max |u_pred − u| (max |u|)",
@@ -241,7 +242,7 @@ def table(results: list[Result]) -> list[str]:
                 r.model,
                 f"{r.parameters:,}",
                 str(len(r.epoch_seconds)),
-                f"{np.mean(r.epoch_seconds):.1f}",
+                f"{np.median(r.epoch_seconds):.1f}",
                 f"{100 * r.test_rel_l2_fe:.2f}",
                 f"{100 * r.test_rel_l2:.2f}",
                 f"{r.boundary_error:.3g} ({r.max_abs_u:.3g})",
