@@ -4,7 +4,8 @@ One section per kernel (``SECTIONS``); each builds on the compiled module ``opl_
 (``opl.ops.kernels``, built here on first use and cached by torch), checks the float32 kernel
 against the float64 reference and times the kernel, the pure-torch reference and
 ``torch.compile`` of the reference's maths. Timings are CUDA-event medians of ``--repeats`` calls
-after ``--warmup`` untimed ones, in float32, each call a forward and a backward pass.
+after ``--warmup`` untimed ones, in float32, each call a forward and a backward pass unless
+stated.
 
 Gaussian features (``kernels/gaussian_features.cu``), d = 2, c = 4, no cutoff, points and
 Gaussians uniform in [-1, 1]², scales uniform in [0.02, 0.1], for N ∈ {1e4, 1e5, 1e6} points and
@@ -22,6 +23,19 @@ instructions), for d = 2 and c = 4: forward 50, backward 76 (grad x) + 134 (grad
 f), 260 in all (``pair_flops``). The same nominal count is used for all three implementations,
 so "% of peak" compares speed, not the arithmetic each one really does. The FP32 peak (no
 tensor cores) comes from ``--peak-tflops`` or a table of known GPUs (``PEAK_FP32_TFLOPS``).
+
+Multigrid smoothing step (``kernels/mg_smooth.cu``), ``u + S ⋆ (f - A ⋆ u)`` with C_u = C_f:
+
+* a check of the float32 kernel (forward and all four gradients) against the float64 reference
+  for each padding mode;
+* one step, forward alone and forward + backward, zeros padding, for B = 8, C = 24 at the grid
+  sizes of MgNO's six levels on 421² (421, 211, 106, 53, 27, 14) and at 64² and 256²; B = 32 and
+  C = 64 at 64², 256², 421²: the op with the fused **kernel**, the **eager** convolutions of
+  ``VCycle.smooth`` (cuDNN) and **torch.compile** of them; the kernel's achieved bandwidth as the
+  least traffic of a forward step (read u, f; write out) over its time;
+* the default (Darcy) MgNO, forward + backward, at 64², 256², 421² (B = 8) and 64², 256²
+  (B = 32), with the kernel (``OPL_KERNELS=require``), eager (``OPL_KERNELS=off``) and
+  torch.compile of the eager model.
 
 Usage: ``python benchmarks/gpu_kernels.py [--quick] [--markdown FILE] [--peak-tflops T]``. It
 needs a CUDA GPU and nvcc, and exits with a message without them.
@@ -43,10 +57,15 @@ import time
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from machine import code_version, cpu_model  # benchmarks/machine.py
 
-from opl.ops import kernels
+from opl.models import MgNO
+from opl.ops import kernels, mg_smooth
 from opl.ops.gaussian_features import _chunk, chunk_size, reference_backward, reference_forward
+from opl.ops.mg_smooth import PADDING_MODES, pad
+from opl.ops.mg_smooth import reference_backward as smooth_reference_backward
+from opl.ops.mg_smooth import reference_forward as smooth_reference_forward
 
 PEAK_FP32_TFLOPS = (("H100 PCIe", 51.2), ("H100", 67.0), ("H200", 67.0), ("A100", 19.5))
 """Dense FP32 peaks (vendor figures, TFLOP/s) by a substring of the device name, first match."""
@@ -290,8 +309,195 @@ def gaussian_features_section(args: argparse.Namespace, peak: float | None) -> l
     return lines + markdown_table(head, rows)
 
 
+# ---- the multigrid smoothing step --------------------------------------------------------------
+
+
+PEAK_BANDWIDTH_TBS = (("H100 PCIe", 2.0), ("H100", 3.35), ("H200", 4.8), ("A100", 2.0))
+"""HBM bandwidths (vendor figures, TB/s) by a substring of the device name, first match."""
+
+
+def smooth_inputs(batch: int, channels: int, size: int, dtype: torch.dtype, seed: int = 0):
+    """(u, f, stiffness, smoother) on the GPU: ``channels`` for both C_u and C_f (as in every
+    MgNO layer after the first), weights scaled like PyTorch's default initialisation."""
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+
+    def normal(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, device="cuda", dtype=dtype)
+
+    scale = 1.0 / math.sqrt(9 * channels)
+    return (
+        normal(batch, channels, size, size),
+        normal(batch, channels, size, size),
+        normal(channels, channels, 3, 3) * scale,
+        normal(channels, channels, 3, 3) * scale,
+    )
+
+
+def smooth_calls(tensors, padding: str) -> dict[str, Callable[[], object]]:
+    """Forward + backward of one smoothing step three ways: the op with the fused kernel
+    (``OPL_KERNELS=require``), the eager convolutions of ``VCycle.smooth`` (two cuDNN
+    convolutions, the residual written to memory) and ``torch.compile`` of the same."""
+    leaves = [t.detach().requires_grad_(True) for t in tensors]
+    grad = torch.randn_like(tensors[0])
+
+    def eager(u, f, stiffness, smoother):
+        return u + F.conv2d(pad(f - F.conv2d(pad(u, padding), stiffness), padding), smoother)
+
+    compiled = torch.compile(eager)
+
+    def backward_of(fn):
+        def run():
+            out = fn(*leaves)
+            return torch.autograd.grad(out, leaves, grad)
+
+        return run
+
+    return {
+        "kernel": backward_of(lambda *a: mg_smooth(*a, padding)),
+        "eager": backward_of(eager),
+        "compile": backward_of(compiled),
+        "kernel forward": lambda: torch.ops.opl.mg_smooth(*tensors, padding),
+        "eager forward": lambda: eager(*tensors),
+        "compile forward": lambda: compiled(*tensors),
+    }
+
+
+def smooth_errors(batch: int, channels: int, size: int) -> dict[str, float]:
+    """max |kernel (float32) - reference (float64)| / max |reference| of the output and the four
+    gradients, per padding mode."""
+    errors = {}
+    for padding in PADDING_MODES:
+        reference = [t.cpu() for t in smooth_inputs(batch, channels, size, torch.float64, 1)]
+        grad = torch.randn_like(reference[0])
+        expected = (
+            smooth_reference_forward(*reference, padding),
+            *smooth_reference_backward(grad, *reference, padding),
+        )
+        leaves = [t.to("cuda", torch.float32).requires_grad_(True) for t in reference]
+        out = mg_smooth(*leaves, padding)
+        out.backward(grad.to("cuda", torch.float32))
+        got = (out.detach(), *(t.grad for t in leaves))
+        errors[padding] = max(
+            ((a.cpu().double() - b).abs().max() / b.abs().max()).item()
+            for a, b in zip(got, expected, strict=True)
+        )
+    return errors
+
+
+def mgno_calls(batch: int, size: int) -> dict[str, Callable[[], object]]:
+    """Forward + backward of the default (Darcy) MgNO, 4 layers x 24 channels, 6 levels, with
+    the kernel, eager (OPL_KERNELS=off) and torch.compile of the eager model."""
+    model = MgNO().cuda()
+    x = torch.randn(batch, 1, size, size, device="cuda")
+
+    def step(fn, mode):
+        def run():
+            os.environ[kernels.ENVIRONMENT_VARIABLE] = mode
+            model.zero_grad(set_to_none=True)
+            fn(x).square().mean().backward()
+
+        return run
+
+    os.environ[kernels.ENVIRONMENT_VARIABLE] = "off"
+    compiled = torch.compile(model)
+    return {
+        "kernel": step(model, "require"),
+        "eager": step(model, "off"),
+        "compile": step(compiled, "off"),
+    }
+
+
+def mg_smooth_section(args: argparse.Namespace, peak: float | None) -> list[str]:
+    os.environ[kernels.ENVIRONMENT_VARIABLE] = "require"
+    kernels.LOADER.module()
+    name = torch.cuda.get_device_name(0)
+    bandwidth = next((b for key, b in PEAK_BANDWIDTH_TBS if key in name), None)
+    errors = smooth_errors(4, 24, 45)
+    lines = [
+        "",
+        "## Multigrid smoothing step (`kernels/mg_smooth.cu`)",
+        "",
+        "- Check, B = 4, C_u = C_f = 24, 45², float32 kernel against the float64 reference, max "
+        "|error| / max |reference| over the output and the four gradients: "
+        + ", ".join(f"{mode} {error:.1e}" for mode, error in errors.items()),
+        f"- Timing: float32, zeros padding, median of {args.repeats} after {args.warmup} warm-up "
+        "calls; eager and torch.compile use cuDNN with PyTorch's defaults (TF32 "
+        f"{'on' if torch.backends.cudnn.allow_tf32 else 'off'}); the kernel computes in FP32.",
+        "- Bandwidth: the least traffic of a forward step (read u and f, write out: 3 B C H W "
+        "floats) over its time, next to the GPU's HBM bandwidth "
+        f"({bandwidth if bandwidth else 'unknown'} TB/s).",
+        "",
+    ]
+    if args.quick:
+        cases = [(8, 24, 64)]
+    else:
+        sizes = (14, 27, 53, 64, 106, 211, 256, 421)  # MgNO's levels on 421², and 64², 256²
+        cases = [(8, 24, n) for n in sizes] + [(32, 24, n) for n in (64, 256, 421)]
+        cases += [(8, 64, n) for n in (64, 256, 421)]
+    rows = []
+    for batch, channels, size in cases:
+        log(f"smoothing step: B = {batch}, C = {channels}, {size}²")
+        calls = smooth_calls(smooth_inputs(batch, channels, size, torch.float32), "zeros")
+        ms = {key: cuda_ms(fn, args.repeats, args.warmup) for key, fn in calls.items()}
+        traffic = 3 * batch * channels * size * size * 4
+        achieved = traffic / (ms["kernel forward"] * 1e-3) / 1e12
+        rows.append(
+            [
+                f"{batch}",
+                f"{channels}",
+                f"{size}²",
+                f"{ms['kernel forward']:.3g} / {ms['kernel']:.3g}",
+                f"{ms['eager forward']:.3g} / {ms['eager']:.3g}",
+                f"{ms['compile forward']:.3g} / {ms['compile']:.3g}",
+                f"{ms['eager forward'] / ms['kernel forward']:.3g}× / "
+                f"{ms['eager'] / ms['kernel']:.3g}×",
+                f"{ms['compile forward'] / ms['kernel forward']:.3g}× / "
+                f"{ms['compile'] / ms['kernel']:.3g}×",
+                f"{achieved:.3g}" + (f" ({100 * achieved / bandwidth:.2g} %)" if bandwidth else ""),
+            ]
+        )
+        torch.cuda.empty_cache()
+    head = [
+        "B",
+        "C",
+        "Grid",
+        "Kernel ms (fwd / fwd+bwd)",
+        "Eager ms",
+        "torch.compile ms",
+        "Eager / kernel",
+        "torch.compile / kernel",
+        "Kernel fwd TB/s (% of HBM)",
+    ]
+    lines += markdown_table(head, rows)
+    lines += ["", "Whole MgNO (Darcy default, 572,661 parameters), forward + backward:", ""]
+    mgno_cases = [(8, 64)] if args.quick else [(8, 64), (8, 256), (8, 421), (32, 64), (32, 256)]
+    rows = []
+    for batch, size in mgno_cases:
+        log(f"MgNO: B = {batch}, {size}²")
+        ms = {
+            key: cuda_ms(fn, args.repeats, args.warmup)
+            for key, fn in mgno_calls(batch, size).items()
+        }
+        rows.append(
+            [
+                f"{batch}",
+                f"{size}²",
+                f"{ms['kernel']:.3g}",
+                f"{ms['eager']:.3g}",
+                f"{ms['compile']:.3g}",
+                f"{ms['eager'] / ms['kernel']:.3g}×",
+                f"{ms['compile'] / ms['kernel']:.3g}×",
+            ]
+        )
+        torch.cuda.empty_cache()
+    head = ["B", "Grid", "Kernel (ms)", "Eager (ms)", "torch.compile (ms)", "Eager / kernel",
+            "torch.compile / kernel"]  # fmt: skip
+    return lines + markdown_table(head, rows)
+
+
 SECTIONS: tuple[Callable[[argparse.Namespace, float | None], list[str]], ...] = (
     gaussian_features_section,
+    mg_smooth_section,
 )
 """One function per kernel: (arguments, FP32 peak) -> the section's Markdown lines."""
 

@@ -21,7 +21,10 @@
 // the output on the tile. Global traffic: u once (with its halo), f once, out once, and the
 // weights (read by every block, through the caches). Arithmetic: 9 Cu Cf multiply-adds per
 // residual point, (10/8)^2 = 1.56 times the residuals the output needs, and 9 Cu Cf per output
-// point. Shared memory: ((12^2) Cu + (10^2) Cf) values, 62.5 KB for Cu = Cf = 64 in float32, so
+// point. In both convolution phases a thread computes kGroup = 4 output channels of one point:
+// the 9 taps of an input channel are read from shared memory once into registers and serve
+// 4 x 9 multiply-adds (the weights come through the caches; the threads of a warp mostly share
+// a channel group, so they read the same weights). Shared memory: ((12^2) Cu + (10^2) Cf) values, 62.5 KB for Cu = Cf = 64 in float32, so
 // the launcher raises the kernel's dynamic shared-memory limit above the default 48 KB and
 // refuses (cudaErrorInvalidValue) what the device cannot hold; opl/ops/kernels.py checks the
 // same bound first (opl_mg_smooth_shared_bytes) and runs the reference for larger channel
@@ -46,7 +49,9 @@ constexpr int kTile = 8;             // output points per tile edge
 constexpr int kRes = kTile + 2;      // residual tile edge (one halo point per side)
 constexpr int kSol = kTile + 4;      // solution tile edge (two halo points per side)
 constexpr int kThreads = 256;        // threads per block
+constexpr int kGroup = 4;            // output channels per thread in the convolution phases
 constexpr int64_t kMaxBatch = 65535;  // grid.y
+constexpr size_t kDefaultShared = 48 * 1024;  // dynamic shared memory without opting in
 
 enum Padding : int { kZeros = 0, kCircular = 1, kReflect = 2 };
 
@@ -97,14 +102,17 @@ __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
 
-  // 2. The residual on the tile and one halo point, as S will read it (r~).
-  for (int index = threadIdx.x; index < cf * kRes * kRes; index += kThreads) {
-    const int channel = index / (kRes * kRes);
+  // 2. The residual on the tile and one halo point, as S will read it (r~), for a group of
+  //    kGroup channels per thread (each solution value read from shared memory serves kGroup
+  //    multiply-adds).
+  const int res_groups = static_cast<int>(ceil_div(cf, kGroup));
+  for (int index = threadIdx.x; index < res_groups * kRes * kRes; index += kThreads) {
+    const int first = index / (kRes * kRes) * kGroup;
     const int local = index % (kRes * kRes);
     const int ry = local / kRes, rx = local % kRes;
     int y = y0 - 1 + ry, x = x0 - 1 + rx;  // the point of r~
     int cy = ry + 1, cx = rx + 1;          // its centre in the solution tile
-    T value = T(0);
+    T value[kGroup] = {};
     const bool outside = y < 0 || y >= h || x < 0 || x >= w;
     // Points more than one beyond the grid (a partial tile's) are read by no output; skipping
     // them also keeps a mirrored centre inside the solution tile.
@@ -120,36 +128,73 @@ __global__ void __launch_bounds__(kThreads)
         y = my;
         x = mx;
       }
-      value = f == nullptr ? T(0) : f[(sample * cf + channel) * plane + y * w + x];
-      const T* a = stiffness + static_cast<int64_t>(channel) * cu * 9;
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) {
+        if (f != nullptr && first + g < cf) {
+          value[g] = f[(sample * cf + first + g) * plane + y * w + x];
+        }
+      }
       for (int j = 0; j < cu; ++j) {
         const T* s = sol + j * kSol * kSol + (cy - 1) * kSol + (cx - 1);
+        T taps[9];
 #pragma unroll
-        for (int t = 0; t < 9; ++t) value -= a[j * 9 + t] * s[(t / 3) * kSol + t % 3];
+        for (int t = 0; t < 9; ++t) taps[t] = s[(t / 3) * kSol + t % 3];
+#pragma unroll
+        for (int g = 0; g < kGroup; ++g) {
+          if (first + g < cf) {
+            const T* a = stiffness + (static_cast<int64_t>(first + g) * cu + j) * 9;
+#pragma unroll
+            for (int t = 0; t < 9; ++t) value[g] -= a[t] * taps[t];
+          }
+        }
       }
       if (residual_out != nullptr && !outside && ry >= 1 && ry <= kTile && rx >= 1 &&
           rx <= kTile) {
-        residual_out[(sample * cf + channel) * plane + y * w + x] = value;
+#pragma unroll
+        for (int g = 0; g < kGroup; ++g) {
+          if (first + g < cf) {
+            residual_out[(sample * cf + first + g) * plane + y * w + x] = value[g];
+          }
+        }
       }
     }
-    res[index] = value;
+#pragma unroll
+    for (int g = 0; g < kGroup; ++g) {
+      if (first + g < cf) res[(first + g) * kRes * kRes + local] = value[g];
+    }
   }
   __syncthreads();
 
-  // 3. out = u + S * r~ on the tile's points inside the grid.
-  for (int index = threadIdx.x; index < cu * kTile * kTile; index += kThreads) {
-    const int channel = index / (kTile * kTile);
+  // 3. out = u + S * r~ on the tile's points inside the grid, kGroup channels per thread.
+  const int out_groups = static_cast<int>(ceil_div(cu, kGroup));
+  for (int index = threadIdx.x; index < out_groups * kTile * kTile; index += kThreads) {
+    const int first = index / (kTile * kTile) * kGroup;
     const int oy = index % (kTile * kTile) / kTile, ox = index % kTile;
     const int y = y0 + oy, x = x0 + ox;
     if (y >= h || x >= w) continue;
-    T value = sol[channel * kSol * kSol + (oy + 2) * kSol + ox + 2];
-    const T* s = smoother + static_cast<int64_t>(channel) * cf * 9;
+    T value[kGroup];
+#pragma unroll
+    for (int g = 0; g < kGroup; ++g) {
+      value[g] = first + g < cu ? sol[(first + g) * kSol * kSol + (oy + 2) * kSol + ox + 2] : T(0);
+    }
     for (int i = 0; i < cf; ++i) {
       const T* r = res + i * kRes * kRes + oy * kRes + ox;
+      T taps[9];
 #pragma unroll
-      for (int t = 0; t < 9; ++t) value += s[i * 9 + t] * r[(t / 3) * kRes + t % 3];
+      for (int t = 0; t < 9; ++t) taps[t] = r[(t / 3) * kRes + t % 3];
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) {
+        if (first + g < cu) {
+          const T* s = smoother + (static_cast<int64_t>(first + g) * cf + i) * 9;
+#pragma unroll
+          for (int t = 0; t < 9; ++t) value[g] += s[t] * taps[t];
+        }
+      }
     }
-    out[(sample * cu + channel) * plane + y * w + x] = value;
+#pragma unroll
+    for (int g = 0; g < kGroup; ++g) {
+      if (first + g < cu) out[(sample * cu + first + g) * plane + y * w + x] = value[g];
+    }
   }
 }
 
@@ -160,15 +205,17 @@ cudaError_t launch(const T* u, const T* f, const T* stiffness, const T* smoother
   if (padding < kZeros || padding > kReflect || batch > kMaxBatch) return cudaErrorInvalidValue;
   if (batch == 0 || cu == 0 || h == 0 || w == 0) return cudaSuccess;  // nothing to compute
   const size_t bytes = static_cast<size_t>(cu * kSol * kSol + cf * kRes * kRes) * sizeof(T);
-  int device = 0, limit = 0;
-  cudaError_t status = cudaGetDevice(&device);
-  if (status != cudaSuccess) return status;
-  status = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (status != cudaSuccess) return status;
-  if (bytes > static_cast<size_t>(limit)) return cudaErrorInvalidValue;
-  status = cudaFuncSetAttribute(smooth_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                static_cast<int>(bytes));
-  if (status != cudaSuccess) return status;
+  if (bytes > kDefaultShared) {  // opt in to more (a host call per launch, so only when needed)
+    int device = 0, limit = 0;
+    cudaError_t status = cudaGetDevice(&device);
+    if (status != cudaSuccess) return status;
+    status = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if (status != cudaSuccess) return status;
+    if (bytes > static_cast<size_t>(limit)) return cudaErrorInvalidValue;
+    status = cudaFuncSetAttribute(smooth_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(bytes));
+    if (status != cudaSuccess) return status;
+  }
   const dim3 grid(static_cast<unsigned>(ceil_div(h, kTile) * ceil_div(w, kTile)),
                   static_cast<unsigned>(batch));
   smooth_kernel<T><<<grid, kThreads, bytes, stream>>>(

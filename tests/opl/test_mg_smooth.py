@@ -229,14 +229,19 @@ def test_the_kernel_code_computes_the_gradients_of_u_and_f(emulated, shape, padd
 def test_the_launcher_refuses_what_it_cannot_run(emulated):
     u, f, stiffness, smoother = inputs(1, 2, 2, 4, 4)
     assert run_emulated(emulated, u, f, stiffness, smoother, 3)[0] == 1  # cudaErrorInvalidValue
-    need = emulated.opl_mg_smooth_shared_bytes(2, 2, 8)
-    assert need == (2 * 12 * 12 + 2 * 10 * 10) * 8  # 8x8 tiles, halos of 2 (u) and 1 (r)
+    assert emulated.opl_mg_smooth_shared_bytes(2, 3, 8) == (2 * 12 * 12 + 3 * 10 * 10) * 8
+    # 40 channels in float64: 78,080 bytes, above the default 48 KB, so the launcher opts in to
+    # more, up to what the device allows
+    u, f, stiffness, smoother = inputs(1, 40, 40, 4, 4)
+    need = emulated.opl_mg_smooth_shared_bytes(40, 40, 8)
     emulated.emulation_set_shared_optin(need - 8)
     try:
         assert run_emulated(emulated, u, f, stiffness, smoother, "zeros")[0] == 1
     finally:
         emulated.emulation_set_shared_optin(232448)
-    assert run_emulated(emulated, u, f, stiffness, smoother, "zeros")[0] == 0
+    status, out, _ = run_emulated(emulated, u, f, stiffness, smoother, "zeros")
+    assert status == 0
+    assert relative_error(out, reference_forward(u, f, stiffness, smoother, "zeros")) < 1e-13
 
 
 # ---- on a GPU ----------------------------------------------------------------------------------
