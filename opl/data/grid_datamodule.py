@@ -12,7 +12,6 @@ statistics of the training split's inputs and outputs are given to the model
 
 from __future__ import annotations
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -21,10 +20,10 @@ from data_gen.errors import OplInputError
 from opl.data.dataset_file import DatasetFile
 from opl.data.grid_dataset import GridFieldDataset
 from opl.data.normalize import ChannelNormalizer
-from opl.data.splits import check_splits
+from opl.data.splits import SplitDataModule
 
 
-class GridDataModule(L.LightningDataModule):
+class GridDataModule(SplitDataModule):
     """Train/val/test tensors of a grid dataset file (see the module docstring)."""
 
     def __init__(
@@ -40,9 +39,8 @@ class GridDataModule(L.LightningDataModule):
         batch_size: int = 8,
         num_workers: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(train, val, test)
         self.save_hyperparameters()
-        self.ranges = check_splits(train, val, test)
         strides = [subsample, *(eval_subsample or [])]
         for stride in strides:
             if not isinstance(stride, int) or stride < 1:
@@ -75,22 +73,14 @@ class GridDataModule(L.LightningDataModule):
         self.in_normalizer = ChannelNormalizer(x.shape[1]).fit(x)
         self.out_normalizer = ChannelNormalizer(y.shape[1]).fit(y)
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.hparams.subsample, shuffle=True)
+    def _loader(self, split: str, shuffle: bool) -> DataLoader | list[DataLoader]:
+        """The training split at ``subsample``; the others, one loader per evaluation stride."""
+        if split == "train":
+            return self._strided_loader(split, self.hparams.subsample, shuffle)
+        return [self._strided_loader(split, s, shuffle) for s in self.eval_strides]
 
-    def val_dataloader(self) -> list[DataLoader]:
-        return [self._loader("val", s, shuffle=False) for s in self.eval_strides]
-
-    def test_dataloader(self) -> list[DataLoader]:
-        if "test" not in self.ranges:
-            raise OplInputError("test: no test range was given to GridDataModule")
-        return [self._loader("test", s, shuffle=False) for s in self.eval_strides]
-
-    def predict_dataloader(self) -> list[DataLoader]:
-        return self.test_dataloader() if "test" in self.ranges else self.val_dataloader()
-
-    def _loader(self, name: str, stride: int, shuffle: bool) -> DataLoader:
-        x, y = self.data[name][stride]
+    def _strided_loader(self, split: str, stride: int, shuffle: bool) -> DataLoader:
+        x, y = self.data[split][stride]
         return tensor_loader(x, y, self.hparams.batch_size, shuffle, self.hparams.num_workers)
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import lightning as L
 from torch_geometric.loader import DataLoader
 
-from data_gen.errors import OplInputError
 from opl.data.mesh_dataset import MeshGraphDataset
-from opl.data.splits import check_splits
+from opl.data.splits import SplitDataModule
 
 
-class MeshDataModule(L.LightningDataModule):
+class MeshDataModule(SplitDataModule):
     """Train / validation / test graphs from one dataset file, split by sample index ranges.
 
     ``train``, ``val`` and ``test`` are ``[start, stop)`` index ranges of the file's samples (they
@@ -30,9 +28,8 @@ class MeshDataModule(L.LightningDataModule):
         batch_size: int = 8,
         num_workers: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(train, val, test)
         self.save_hyperparameters()
-        self.ranges = check_splits(train, val, test)
         self.datasets: dict[str, MeshGraphDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -47,17 +44,6 @@ class MeshDataModule(L.LightningDataModule):
                     indices=indices,
                     matrices=h.matrices,
                 )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        if "test" not in self.ranges:
-            raise OplInputError("test: no test range was given to MeshDataModule")
-        return self._loader("test", shuffle=False)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         return DataLoader(

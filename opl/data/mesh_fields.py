@@ -12,19 +12,17 @@ that the model was built on the dataset's mesh.
 
 from __future__ import annotations
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from data_gen.errors import OplInputError
 from opl.data.grid_datamodule import tensor_loader
 from opl.data.mesh_dataset import MeshGraphDataset
 from opl.data.normalize import ChannelNormalizer
-from opl.data.splits import check_splits
+from opl.data.splits import SplitDataModule
 
 
-class MeshFieldDataModule(L.LightningDataModule):
+class MeshFieldDataModule(SplitDataModule):
     """Train/val/test dof tensors of a finite-element dataset file (see the module docstring)."""
 
     def __init__(
@@ -40,9 +38,8 @@ class MeshFieldDataModule(L.LightningDataModule):
         batch_size: int = 8,
         num_workers: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(train, val, test)
         self.save_hyperparameters()
-        self.ranges = check_splits(train, val, test)
         self.data: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
         self.in_normalizer: ChannelNormalizer | None = None
         self.out_normalizer: ChannelNormalizer | None = None
@@ -75,20 +72,6 @@ class MeshFieldDataModule(L.LightningDataModule):
             h.path, space, h.inputs, h.outputs, indices, dtype=torch.float64
         )
         return [dataset[i] for i in range(len(dataset))]
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        if "test" not in self.ranges:
-            raise OplInputError("test: no test range was given to MeshFieldDataModule")
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.test_dataloader() if "test" in self.ranges else self.val_dataloader()
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         x, y = self.data[name][self.hparams.space]
