@@ -258,14 +258,15 @@ class VCycle(nn.Module):
         Steps ``0..pre_smooth[level]-1`` are pre-smoothing, the next ones post-smoothing. This is
         the only place that applies ``S`` and ``A``. On CUDA tensors of a 2-D grid it is the op
         ``opl.ops.mg_smooth`` (the fused kernel of ``kernels/mg_smooth.cu``, the same maths)
-        unless ``OPL_KERNELS=off``; elsewhere, and for the first step (one convolution), plain
-        convolutions.
+        unless ``OPL_KERNELS=off`` or autocast is on (the op computes in the weights' dtype);
+        elsewhere, and for the first step (one convolution), plain convolutions.
         """
         smoother = self.smoothers[level][step]
         if u is None:
             return smoother(f)
         stiffness = self.stiffness[level][step - 1 if level == 0 else step]
-        if u.is_cuda and u.dim() == 4 and kernels.mode() != "off":
+        fused = u.is_cuda and u.dim() == 4 and u.dtype == smoother.weight.dtype
+        if fused and not torch.is_autocast_enabled("cuda") and kernels.mode() != "off":
             return mg_smooth(u, f, stiffness.weight, smoother.weight, self.padding)
         return u + smoother(f - stiffness(u))
 
