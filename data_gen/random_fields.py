@@ -16,6 +16,22 @@ the unit box ``[0, 1]^d`` (``d`` = 1 or 2), truncated to as many modes as the gr
 In both cases ``λ_k = σ² (μ_k + τ²)^{-α}`` with ``μ_k`` the Laplacian eigenvalue, and the default
 amplitude ``σ = τ^{α - d/2}`` makes the pointwise variance of order one whatever τ (the scaling of
 the FNO reference code). Fields are nondimensional.
+
+Two conventions (``convention``):
+
+* ``kl`` (default): the Karhunen-Loève expansion above, exactly ``N(0, C)`` truncated to the grid.
+* ``fno``: what the published FNO generators draw with the same (α, τ, σ), so that configs that
+  claim the FNO / MgNO benchmark settings make their data:
+
+  - the constant mode ``k = 0`` is removed (``L(1,1) = 0`` in FNO's ``GRF.m``, ``sqrt_eig[0,0] =
+    0`` in its torch ``GaussianRF``, mean ``m = 0`` in ``GRF1.m``): every sample has spatial
+    mean 0, so a field thresholded at 0 is never uniform and splits the square about evenly;
+  - ``neumann``: the samples live on the cell-centred grid ``x_j = (j + ½)/s`` of the DCT-II
+    (MATLAB's ``idct2(s · coef · ξ)``, orthonormal), not on the nodes;
+  - ``periodic`` in 2-D: the amplitude is FNO's torch ``GaussianRF``'s, which takes the real part
+    of an inverse FFT of *complex* white noise times ``√2 sqrt(λ_k)``: ``E |fft(u)_k|² = 2 N²
+    λ_k``, twice the variance of ``N(0, C)``. In 1-D, FNO's Burgers data come from ``GRF1.m``,
+    whose real cosine/sine expansion has the KL variance: no factor there.
 """
 
 from __future__ import annotations
@@ -40,11 +56,21 @@ class GaussianRandomField:
     """Amplitude σ; ``None`` means ``τ^(α - d/2)``."""
     boundary: Literal["periodic", "neumann"] = "neumann"
     """Boundary condition of the Laplacian, and with it the grid (see the module docstring)."""
+    convention: Literal["kl", "fno"] = "kl"
+    """``kl``: exactly ``N(0, C)``; ``fno``: the FNO generators' draw (see the module docstring)."""
 
     def require_boundary(self, expected: str, reason: str) -> None:
         """Raise ``ValueError`` naming ``grf.boundary`` unless it is ``expected``."""
         if self.boundary != expected:
             raise ValueError(f"grf.boundary: expected {expected!r} ({reason})")
+
+    def require_node_grid(self, reason: str) -> None:
+        """Raise ``ValueError`` unless samples live on the node grid (Neumann, ``kl``)."""
+        self.require_boundary("neumann", reason)
+        if self.convention != "kl":
+            raise ValueError(
+                f"grf.convention: expected 'kl' ({reason}; 'fno' samples at cell centres)"
+            )
 
     def amplitude(self, ndim: int) -> float:
         """σ, with its default ``τ^(α - d/2)`` filled in for a ``ndim``-dimensional box."""
@@ -54,6 +80,8 @@ class GaussianRandomField:
         """The 1-D grid on which samples of ``s`` points per axis live."""
         if self.boundary == "periodic":
             return np.arange(s) / s
+        if self.convention == "fno":
+            return (np.arange(s) + 0.5) / s
         return np.linspace(0.0, 1.0, s)
 
     def eigenvalues(self, shape: tuple[int, ...]) -> np.ndarray:
@@ -63,7 +91,12 @@ class GaussianRandomField:
         else:
             axes = [np.pi * np.arange(s, dtype=float) for s in shape]
         mu = sum(k**2 for k in np.meshgrid(*axes, indexing="ij"))
-        return self.amplitude(len(shape)) ** 2 * (mu + self.tau**2) ** (-self.alpha)
+        lam = self.amplitude(len(shape)) ** 2 * (mu + self.tau**2) ** (-self.alpha)
+        if self.convention == "fno":
+            lam.flat[0] = 0.0  # no constant mode
+            if self.boundary == "periodic" and len(shape) == 2:
+                lam *= 2.0  # torch GaussianRF: complex noise, real part
+        return lam
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         """One sample on the grid of ``shape`` (float64), drawing ``prod(shape)`` normals."""
@@ -75,7 +108,8 @@ class GaussianRandomField:
             return np.sqrt(noise.size) * np.fft.ifftn(np.sqrt(lam) * np.fft.fftn(noise)).real
         coeffs = np.sqrt(lam) * rng.standard_normal(shape)
         for axis, s in enumerate(shape):
-            coeffs = np.moveaxis(np.tensordot(_cosine_basis(s), coeffs, axes=(1, axis)), 0, axis)
+            basis = _cosine_basis(self.grid(s))
+            coeffs = np.moveaxis(np.tensordot(basis, coeffs, axes=(1, axis)), 0, axis)
         return coeffs
 
 
@@ -98,13 +132,15 @@ def sample_at_points(
         grid = np.append(grid, 1.0)
         values = np.pad(values, ((0, 1), (0, 1)), mode="wrap")
     interpolate = RegularGridInterpolator((grid, grid), values)
-    unit = np.clip((points - low[:, None]) / side, 0.0, 1.0)
+    # the box maps onto [0, 1]; a cell-centred grid stops half a cell short of its sides, where
+    # the field is extended by its value at the nearest grid point
+    unit = np.clip((points - low[:, None]) / side, grid[0], grid[-1])
     return interpolate(unit.T)
 
 
-def _cosine_basis(s: int) -> np.ndarray:
-    """``B[j, k] = c_k cos(π k x_j)`` on ``x_j = j/(s-1)``: orthonormal cosines sampled at nodes."""
-    x = np.linspace(0.0, 1.0, s)
-    basis = np.sqrt(2.0) * np.cos(np.pi * np.outer(x, np.arange(s)))
+def _cosine_basis(x: np.ndarray) -> np.ndarray:
+    """``B[j, k] = c_k cos(π k x_j)``, ``k < len(x)``: the L²(0,1)-orthonormal cosines
+    (``c_0 = 1``, ``c_k = √2``) at the points ``x``."""
+    basis = np.sqrt(2.0) * np.cos(np.pi * np.outer(x, np.arange(len(x))))
     basis[:, 0] = 1.0
     return basis

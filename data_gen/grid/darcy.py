@@ -10,7 +10,13 @@ with ``f`` constant and ``a`` a random field built from ``ψ ~ N(0, σ²(-Δ + �
 * ``lognormal``: ``a = exp(ψ)``.
 
 Discretised on the ``s×s`` node grid (boundary included) by the conservative 5-point scheme of
-``data_gen.grid.fd`` and solved by a sparse direct solve. Quantities are nondimensional.
+``data_gen.grid.fd`` and solved by a sparse direct solve. With ``grf.convention: fno`` (FNO's
+random fields) ``a`` lives on the cell-centred grid ``(j + ½)/s``, and so do the unknowns: the
+same scheme on the cells, with ``u = 0`` on the boundary faces (``fd.solve_dirichlet_cells``), so
+``u`` is small but not 0 on the outermost cells, as in FNO's files. (FNO's own ``solve_gwf.m``
+spline-interpolates ``a`` onto the nodes, solves there and interpolates ``u`` back; the spline of
+a 12 / 3 field overshoots, to ``a < 0`` at some nodes of most 421² samples, so it is not
+reproduced.) Quantities are nondimensional.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 
 from data_gen.config import bounds
 from data_gen.generator import FieldSpec, Generator, Layout, grid_coordinates
-from data_gen.grid.fd import FaceAverage, node_grid, solve_dirichlet
+from data_gen.grid.fd import FaceAverage, solve_dirichlet, solve_dirichlet_cells
 from data_gen.random_fields import GaussianRandomField
 
 
@@ -34,7 +40,8 @@ class Darcy(Generator):
     pde: ClassVar[str] = "darcy"
 
     resolution: int = field(default=64, metadata=bounds(ge=5))
-    """Nodes per side ``s`` (boundary included; h = 1/(s-1)); 421 and 85 are the FNO sizes."""
+    """Points per side ``s``: nodes (boundary included; h = 1/(s-1)), or cell centres with
+    ``grf.convention: fno``; 421 and 85 are the FNO sizes."""
     coefficient: Literal["piecewise", "lognormal"] = "piecewise"
     grf: GaussianRandomField = GaussianRandomField(alpha=2.0, tau=3.0, boundary="neumann")
     high: float = field(default=12.0, metadata=bounds(gt=0))
@@ -51,7 +58,7 @@ class Darcy(Generator):
         self.grf.require_boundary("neumann", "the Darcy grid includes its boundary")
 
     def layout(self) -> Layout:
-        x = node_grid(self.resolution)
+        x = self.grf.grid(self.resolution)
         return Layout(
             coordinates=(*grid_coordinates(x),),
             fields=(
@@ -60,7 +67,12 @@ class Darcy(Generator):
             ),
             attrs={
                 "equation": f"-div(a grad u) = {self.forcing:g}",
-                "domain": "[0, 1] x [0, 1], node grid including the boundary",
+                "domain": "[0, 1] x [0, 1], "
+                + (
+                    "cell-centred grid (j + 1/2)/s (FNO's random fields)"
+                    if self.grf.convention == "fno"
+                    else "node grid including the boundary"
+                ),
                 "boundary_conditions": "u = 0 on the whole boundary (Dirichlet)",
             },
         )
@@ -72,5 +84,6 @@ class Darcy(Generator):
             a = np.where(psi >= self.threshold, self.high, self.low)
         else:
             a = np.exp(psi)
-        u = solve_dirichlet(a, np.full((s, s), self.forcing), self.face_average)
+        solve = solve_dirichlet_cells if self.grf.convention == "fno" else solve_dirichlet
+        u = solve(a, np.full((s, s), self.forcing), self.face_average)
         return {"coeff": a, "solution": u}

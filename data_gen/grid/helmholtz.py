@@ -289,7 +289,7 @@ class Helmholtz(Generator):
     """θ in degrees, for ``plane_wave``: 0 travels along +x."""
 
     def __post_init__(self) -> None:
-        self.grf.require_boundary("neumann", "the grid includes its boundary")
+        self.grf.require_node_grid("the grid includes its boundary")
         c_min = self.c_mean * (1 - self.contrast)
         ppw = 2 * math.pi * c_min * (self.resolution - 1) / self.omega
         if ppw < _MIN_POINTS_PER_WAVELENGTH:

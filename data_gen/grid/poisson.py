@@ -32,7 +32,7 @@ class Poisson(Generator):
     grf: GaussianRandomField = GaussianRandomField(alpha=2.0, tau=3.0, boundary="neumann")
 
     def __post_init__(self) -> None:
-        self.grf.require_boundary("neumann", "the grid includes its boundary")
+        self.grf.require_node_grid("the grid includes its boundary")
 
     def layout(self) -> Layout:
         x = node_grid(self.resolution)
