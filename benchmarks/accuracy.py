@@ -1,33 +1,43 @@
-"""Accuracy of MgNO, an FNO baseline and a transformer neural operator on opl's Darcy data,
-trained side by side in one run, and how each carries over to other resolutions.
+"""Accuracy of MgNO, neuraloperator's FNO and a transformer neural operator in the FNO paper's
+Darcy setting, trained side by side in one run, and how each carries over to other resolutions.
 
 What is measured, and how:
 
-* **Data**: the default ``darcy`` generator (piecewise-constant coefficient a = 12 / 3 where the
-  Gaussian random field is >= 0 / < 0, f = 1, u = 0 on the boundary) at 127² nodes, seed 0,
-  written by ``data_gen.run.generate`` to ``--out`` (reused on later runs; ``--data FILE`` uses an
-  existing file instead). Samples 0-999 train, 1000-1099 validate, 1100-1199 test. Training,
-  validation and the main test figures use every 2nd node (127 -> **64²**); the test is repeated
-  at every node (**127²**, twice the training resolution), every 3rd node (**43²**, the whole
-  square on a coarser grid) and every 4th (**32²**, every 2nd point of the training grid, half
-  the training resolution) to show how the trained models depend on the discretisation.
-* **Models**: ``opl.models.MgNO()`` (the official Darcy configuration: 4 layers, 24 channels,
-  6 levels, prolongation kernel 4) and ``neuralop.models.FNO(n_modes=(24, 22),
-  hidden_channels=32, in_channels=1, out_channels=1)`` (4 layers). neuralop counts ``n_modes``
-  as *all* modes kept along an axis (24 -> wavenumbers -12..11, and 22 -> 0..11 along the last,
-  rfft, axis): 24 x 12 modes per channel pair, the FNO paper's Darcy model (modes = 12, width
-  32). neuralop is an optional dependency: without it the FNO row says so and the others run.
+* **Data**: ``configs/data/darcy_piecewise.yaml``, the benchmark's coefficient law (a = 12 / 3 on
+  the sign of FNO's Gaussian random field: constant mode removed, cell-centred DCT grid,
+  ``convention: fno``; f = 1, u = 0 on the boundary) at 421² points, seed 0, 1200 samples,
+  generated with ``opl generate`` into ``data/darcy_piecewise_421.h5`` unless complete already
+  (``--data FILE`` uses another file of the same layout). Samples 0-999 train, 1000-1099
+  validate, 1100-1199 test (the FNO paper: 1000 train / 100 test). Training, validation and the
+  main test use every 5th point (421 -> **85²**, the FNO paper's Darcy table); the trained models
+  are then evaluated zero-shot, by a test-only ``GridDataModule`` on the same test samples, at
+  every 3rd point (**141²**), every 2nd (**211²**, 2.5 x the training resolution) and every 10th
+  (**43²**, half of it).
+* **Models**: ``opl.models.MgNO`` (the official Darcy configuration: 4 layers, 24 channels,
+  6 levels, prolongation kernels picked for the 85² grid as the official code picks them,
+  ``prolongation_kernels_for(85, 6)`` = 3, 3, 4, 3, 4) and ``neuralop.models.FNO(n_modes=(24,
+  22), hidden_channels=32, in_channels=1, out_channels=1)`` (4 layers). neuralop counts
+  ``n_modes`` as *all* modes kept along an axis (24 -> wavenumbers -12..11, and 22 -> 0..11
+  along the last, rfft, axis): 24 x 12 modes per channel pair, the FNO paper's Darcy model
+  (modes = 12, width 32). The FNO paper's code pads the (non-periodic) Darcy input by 9 cells at
+  the end of each axis (85 -> 94) and crops the output; so does ``PaddedFNO`` here, about 10 %
+  rounded to an even total, because neuraloperator 2.0's ``SpectralConv`` undoes its
+  ``fftshift`` with a second ``fftshift`` instead of ``ifftshift``
+  (``neuralop/layers/spectral_convolution.py``, line 516), which shifts the kept spectrum by one
+  row on an odd grid: even padded sizes keep the FNO the FNO at 85², 141², 211² and 43².
   ``opl.models.PatchTNO`` (ViT-NO, METHODS.md §2: 8 x 8 patches of fixed physical size, width
   32, 4 heads, 4 post-norm layers, FFN 128, per-patch spectral embedding with 9 modes, global
-  spectral smoother with 12; 650,977 parameters, close to MgNO's) as the ``TNO`` row; at 127²
-  and 43² its sides are padded to the next multiple of 8 (``PatchTNO.forward``).
-* **Training**, the same for both: ``opl.train.OperatorModule`` (per-channel Gaussian
+  spectral smoother with 12; 650,977 parameters) is the ``TNO`` row; it pads its sides to the
+  next multiple of 8 (``PatchTNO.forward``). neuralop is an optional dependency
+  (``opl[bench]``): without it the FNO row says so and the others run.
+* **Training**, the same for all: ``opl.train.OperatorModule`` (per-channel Gaussian
   normalisation of inputs and outputs, loss = relative spectral H1 with |k| < 20, MgNO's loss),
   Adam (MgNO: lr 5e-4, FNO and TNO: lr 1e-3, weight decay 1e-4 for all, as in their papers), a
   one-cycle schedule stepped per epoch (div 2, final div 100, 20 % warm-up), batch 8,
-  ``--epochs`` epochs, seed 0 (``lightning.seed_everything`` before the model is built),
-  ``lightning.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)``. ``--quick``
-  steps the schedule per batch instead, as a per-epoch one-cycle needs more than 5 epochs.
+  ``--epochs`` epochs (default 100), seed 0 (``lightning.seed_everything`` before the model is
+  built), ``lightning.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)``.
+  ``--quick`` steps the schedule per batch instead, as a per-epoch one-cycle needs more than 5
+  epochs.
 * **Reported per model**: parameters (real numbers: a complex weight counts twice; the FNO's
   spectral weights are complex); epochs; seconds per epoch of training only (wall clock from the
   start of an epoch to its end, minus the validation run inside it; mean over epochs); memory:
@@ -37,26 +47,23 @@ What is measured, and how:
   ``getrusage(RUSAGE_SELF).ru_maxrss`` of a spawned child starts at the *parent's* peak (the
   high-water mark survives fork and exec), so it would not measure the child alone
   (``ru_maxrss`` is the fallback where ``/proc`` is missing). The peak after loading includes
-  ``GridDataModule`` reading each split at 127² before subsampling it, so a training whose own
+  ``GridDataModule`` reading each split at 421² before subsampling it, so a training whose own
   peak stays below that transient adds 0 MB here. Test relative L2 and relative H1
   (spectral, |k| < 20; mean over the 100 test samples of ``||pred - u|| / ||u||``) of the model
-  after the **last** epoch (no checkpoint selection), at 64², 43² and 32² (a grid a model rejects,
-  as ``MgNO()`` with 6 levels rejects 32², is reported with its message); and the validation
-  relative L2 at 64² after every epoch (for the figure). Caveat: neuraloperator 2.0's
-  ``SpectralConv`` undoes its ``fftshift`` with a second ``fftshift`` instead of ``ifftshift``
-  (``neuralop/layers/spectral_convolution.py``, line 516), which shifts the kept spectrum by one
-  row on grids with an odd number of points: the FNO's figures at 43² measure that bug, not
-  discretisation dependence.
+  after the **last** epoch (no checkpoint selection), at every test grid (a grid a model rejects
+  is reported with its message); and the validation relative L2 at 85² after every epoch (for
+  the figure).
 
-The Markdown report (machine, software, date, command, table, the papers' reference numbers) goes
-to stdout and optionally to ``--markdown FILE``; progress lines go to stderr. The figure
-(``--plot``) shows the validation curves and test sample 0: a, u, each model's prediction and
-error. ``--quick`` (48 samples, 2 epochs) is a smoke run of under a minute.
+The Markdown report (machine, software, date, command, wall time, table, the papers' reference
+numbers) goes to stdout and optionally to ``--markdown FILE``; progress lines go to stderr. The
+figure (``--plot``) shows the validation curves and test sample 0: a, u, each model's prediction
+and error. ``--quick`` (48 samples at 211², 2 epochs) is a smoke run of a few minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import functools
 import importlib.metadata
@@ -79,37 +86,38 @@ import numpy as np
 import torch
 from machine import code_version, cpu_model  # benchmarks/machine.py
 from torch import nn
+from torch.nn import functional as F
 
-from data_gen.run import generate, parse_run_config
+from data_gen.run import generate, load_run_config
 from data_gen.writer import software_versions
 from opl.data.dataset_file import DatasetFile
 from opl.data.grid_datamodule import GridDataModule
 from opl.models import MgNO, PatchTNO
+from opl.models.mgno import prolongation_kernels_for
 from opl.train.operator_module import OneCycle, OperatorModule
 
 SEED = 0
-RESOLUTION = 127
-"""Nodes per side of the generated data."""
-TRAIN_STRIDE = 2
-"""Training, validation and the main test run at every 2nd node: 127 -> 64."""
-TEST_STRIDES = (2, 1, 3, 4)
-"""The test runs at every 2nd node (the training grid, 64), every node (127, twice as fine), every
-3rd (43, the coarsest grid that still spans the whole square) and every 4th (32, every 2nd point
-of the training grid)."""
+DATA_CONFIG = "configs/data/darcy_piecewise.yaml"
+"""The benchmark's data: FNO's Darcy law at 421² (``convention: fno``)."""
+TRAIN_STRIDE = 5
+"""Training, validation and the main test run at every 5th point: 421 -> 85."""
+TEST_STRIDES = (5, 3, 2, 10)
+"""The test runs at every 5th point (the training grid, 85), every 3rd (141), every 2nd (211, 2.5
+times as fine) and every 10th (43, half the training resolution)."""
 BATCH_SIZE = 8
 WEIGHT_DECAY = 1e-4
 LEARNING_RATES = {"MgNO": 5e-4, "FNO": 1e-3, "TNO": 1e-3}
 """Adam's peak learning rate per model, as in the MgNO and FNO papers (TNO: as the FNO)."""
-FULL = {"epochs": 20, "n_train": 1000, "n_val": 100, "n_test": 100}
-"""Defaults of a full run (epochs chosen so that the whole run fits in 15 minutes on 2 cores)."""
-QUICK = {"epochs": 2, "n_train": 32, "n_val": 8, "n_test": 8}
-"""Defaults of a ``--quick`` smoke run."""
-DEFAULT_DATA = {False: "data/bench_darcy_127.h5", True: "data/bench_darcy_127_quick.h5"}
-DEFAULT_PLOT = "benchmarks/accuracy_darcy64.png"
+FULL = {"epochs": 100, "n_train": 1000, "n_val": 100, "n_test": 100, "resolution": 421}
+"""Defaults of a full run: the FNO paper's 85² Darcy table, 100 epochs."""
+QUICK = {"epochs": 2, "n_train": 32, "n_val": 8, "n_test": 8, "resolution": 211}
+"""Defaults of a ``--quick`` smoke run (at 211², every 5th point is 43²)."""
+DEFAULT_DATA = {False: "data/darcy_piecewise_421.h5", True: "data/bench_darcy_211_quick.h5"}
+DEFAULT_PLOT = "benchmarks/accuracy_darcy85.png"
 PAPER_ROWS = [
+    ["FNO (FNO paper)", "FNO Darcy 85², 1000 / 100", "–", "500", "–", "1.08", "–"],
     ["MgNO (paper)", "Darcy smooth 211², 1000 / 100", "0.57 M", "500", "–", "0.176", "0.576"],
     ["MgNO (paper)", "Darcy rough 256², 1280 / 112", "0.57 M", "500", "6.6 A100", "0.339", "1.380"],
-    ["FNO (FNO paper)", "Darcy 85², 1000 / 100", "–", "–", "–", "1.08", "–"],
 ]
 """Reference numbers quoted from the papers (METHODS.md §1), not measured here."""
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -126,6 +134,8 @@ class Settings:
     n_test: int
     fno_modes: tuple[int, int]
     schedule_interval: str
+    train_size: int
+    """Points per side of the training grid."""
 
 
 @dataclass
@@ -141,7 +151,7 @@ class Result:
     rss_data_mb: float
     rss_peak_mb: float
     test: dict[str, tuple[float, float]]
-    """Resolution name (``"64x64"``) -> (relative L2, relative H1) on the test split."""
+    """Resolution name (``"85x85"``) -> (relative L2, relative H1) on the test split."""
     refused: dict[str, str] = field(default_factory=dict)
     """Resolution name -> why the model cannot be evaluated there."""
     sample: dict[str, np.ndarray] = field(default_factory=dict)
@@ -149,8 +159,10 @@ class Result:
     total_seconds: float = 0.0
 
 
-class ChannelsFNO(nn.Module):
-    """neuralop's FNO with the integer ``in_channels`` / ``out_channels`` OperatorModule reads."""
+class PaddedFNO(nn.Module):
+    """neuralop's FNO on the input padded with zeros at the end of each spatial axis, output
+    cropped back (the FNO paper's Darcy padding; see the module docstring for why the padded
+    size is even). Declares the integer ``in_channels`` / ``out_channels`` OperatorModule reads."""
 
     def __init__(self, modes: tuple[int, int], width: int = 32) -> None:
         super().__init__()
@@ -160,8 +172,16 @@ class ChannelsFNO(nn.Module):
         self.out_channels = 1
         self.fno = FNO(n_modes=modes, hidden_channels=width, in_channels=1, out_channels=1)
 
+    @staticmethod
+    def padding(n: int) -> int:
+        """About 10 % of ``n`` (9 at 85), one more where ``n`` plus it would be odd."""
+        pad = round(n / 10)
+        return pad + (n + pad) % 2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fno(x)
+        nx, ny = x.shape[-2:]
+        padded = F.pad(x, (0, self.padding(ny), 0, self.padding(nx)))
+        return self.fno(padded)[..., :nx, :ny]
 
 
 class EpochRecorder(L.Callback):
@@ -222,25 +242,34 @@ def count_parameters(model: nn.Module) -> int:
 def build_model(name: str, settings: Settings) -> nn.Module:
     """The network ``name`` ("MgNO", "FNO" or "TNO")."""
     if name == "MgNO":
-        return MgNO()
+        return MgNO(prolongation_kernel=prolongation_kernels_for(settings.train_size, 6))
     if name == "TNO":
         return PatchTNO(
             patches=8, width=32, heads=4, layers=4, ffn_width=128, embed_modes=9, smoother_modes=12
         )
-    return ChannelsFNO(settings.fno_modes)
+    return PaddedFNO(settings.fno_modes)
 
 
-def data_module(settings: Settings, eval_strides: list[int]) -> GridDataModule:
-    """Train / validation / test splits of the data file, trained at stride 2, evaluated at
-    ``eval_strides``."""
-    n_train, n_val, n_test = settings.n_train, settings.n_val, settings.n_test
+def training_data(settings: Settings) -> GridDataModule:
+    """Train / validation splits of the data file at every ``TRAIN_STRIDE``-th point."""
+    n_train, n_val = settings.n_train, settings.n_val
     return GridDataModule(
         settings.data,
         train=(0, n_train),
         val=(n_train, n_train + n_val),
-        test=(n_train + n_val, n_train + n_val + n_test),
         subsample=TRAIN_STRIDE,
-        eval_subsample=eval_strides,
+        batch_size=BATCH_SIZE,
+    )
+
+
+def test_data(settings: Settings, strides: list[int]) -> GridDataModule:
+    """The test split alone (the model brings its normalisation), at every stride of
+    ``strides``: the zero-shot evaluation of a trained model at other resolutions."""
+    start = settings.n_train + settings.n_val
+    return GridDataModule(
+        settings.data,
+        test=(start, start + settings.n_test),
+        eval_subsample=strides,
         batch_size=BATCH_SIZE,
     )
 
@@ -259,15 +288,13 @@ def make_trainer(epochs: int, callbacks: list[L.Callback]) -> L.Trainer:
     )
 
 
-def refusals(module: OperatorModule, path: str) -> dict[int, tuple[str, str]]:
+def refusals(module: OperatorModule, settings: Settings) -> dict[int, tuple[str, str]]:
     """Test strides whose grid the model rejects (ValueError on a zero input): stride -> (grid
     name, the model's message)."""
-    with DatasetFile(path) as ds:
-        dims = ds.dims()
-    full = [dims["x"], dims["y"]]
     refused = {}
-    for stride in TEST_STRIDES:
-        grid = [len(range(0, n, stride)) for n in full]
+    grids = test_data(settings, list(TEST_STRIDES)).resolutions
+    for stride, where in zip(TEST_STRIDES, grids, strict=True):
+        grid = [int(n) for n in where.split("x")]
         try:
             with torch.no_grad():
                 module.model(torch.zeros(1, module.model.in_channels, *grid))
@@ -287,7 +314,8 @@ def test_errors(trainer: L.Trainer, module: OperatorModule, dm: GridDataModule) 
 
 
 def test_sample(module: OperatorModule, dm: GridDataModule) -> dict[str, np.ndarray]:
-    """Test sample 0 at the training resolution and the model's prediction of it."""
+    """Test sample 0 at the training resolution (the first of ``dm``'s) and the model's
+    prediction of it."""
     x, y = dm.data["test"][TRAIN_STRIDE]
     module.eval()
     with torch.no_grad():
@@ -304,7 +332,7 @@ def train_model(name: str, settings: Settings) -> Result:
     if name == "FNO":
         import neuralop.models  # noqa: F401  (counted with the imports)
     rss_imports = peak_rss_mb()
-    dm = data_module(settings, [TRAIN_STRIDE])
+    dm = training_data(settings)
     dm.setup("fit")
     rss_data = peak_rss_mb()
     L.seed_everything(SEED, verbose=False)
@@ -328,8 +356,8 @@ def train_model(name: str, settings: Settings) -> Result:
     trainer = make_trainer(settings.epochs, [recorder])
     trainer.fit(module, datamodule=dm)
     rss_peak = peak_rss_mb()
-    refused = refusals(module, settings.data)
-    test_dm = data_module(settings, [s for s in TEST_STRIDES if s not in refused])
+    refused = refusals(module, settings)
+    test_dm = test_data(settings, [s for s in TEST_STRIDES if s not in refused])
     errors = test_errors(trainer, module, test_dm)
     return Result(
         name=name,
@@ -342,7 +370,7 @@ def train_model(name: str, settings: Settings) -> Result:
         rss_peak_mb=rss_peak,
         test=errors,
         refused=dict(refused.values()),
-        sample=test_sample(module, dm),
+        sample=test_sample(module, test_dm),
         total_seconds=time.perf_counter() - start,
     )
 
@@ -354,18 +382,17 @@ def train_in_fresh_process(name: str, settings: Settings) -> Result:
         return pool.submit(train_model, name, settings).result()
 
 
-def ensure_data(path: str, n_samples: int) -> float:
-    """Generate the Darcy file at ``path`` unless it is complete already; returns the seconds."""
-    mapping = {
-        "generator": {"class_path": "darcy", "init_args": {"resolution": RESOLUTION}},
-        "n_samples": n_samples,
-        "seed": SEED,
-    }
-    config = parse_run_config(mapping, "benchmarks/accuracy.py")
+def ensure_data(path: str, n_samples: int, resolution: int) -> float:
+    """Generate ``DATA_CONFIG``'s Darcy data (at ``resolution``) at ``path`` unless it is
+    complete already; returns the seconds."""
+    config = load_run_config(DATA_CONFIG, n_samples=n_samples)
+    config = dataclasses.replace(
+        config, generator=dataclasses.replace(config.generator, resolution=resolution)
+    )
     start = time.perf_counter()
     generate(config, path, workers=None, progress=False)
     seconds = time.perf_counter() - start
-    log(f"data: {path} ({n_samples} samples at {RESOLUTION}²) ready in {seconds:.1f} s")
+    log(f"data: {path} ({n_samples} samples at {resolution}²) ready in {seconds:.1f} s")
     return seconds
 
 
@@ -411,7 +438,7 @@ def main_table(results: list[Result], skipped: list[str], settings: Settings) ->
         rows.append(
             [
                 f"{r.name} (measured)",
-                f"opl Darcy {fine}, {settings.n_train} / {settings.n_test}",
+                f"opl FNO-law Darcy {fine}, {settings.n_train} / {settings.n_test}",
                 f"{r.parameters:,}",
                 str(r.epochs),
                 f"{np.mean(r.epoch_seconds):.1f}",
@@ -465,7 +492,10 @@ def plot(results: list[Result], path: str) -> None:
     for result in results:
         epochs = np.arange(1, len(result.val_rel_l2) + 1)
         curves.semilogy(epochs, result.val_rel_l2, "o-", label=result.name)
-    curves.set(xlabel="epoch", ylabel="validation relative L2", title="Validation error (64²)")
+    trained_at = grid_label(next(iter(results[0].test)))
+    curves.set(
+        xlabel="epoch", ylabel="validation relative L2", title=f"Validation error ({trained_at})"
+    )
     curves.grid(True, which="both", alpha=0.3)
     curves.legend()
     sample = results[0].sample
@@ -484,7 +514,7 @@ def plot(results: list[Result], path: str) -> None:
         ax.set(title=title, xticks=[], yticks=[])
         fig.colorbar(image, ax=ax, shrink=0.8)
     names = " vs ".join(r.name for r in results)
-    fig.suptitle(f"{names} on Darcy (piecewise a = 12 / 3), 64², test sample 0")
+    fig.suptitle(f"{names} on Darcy (piecewise a = 12 / 3), {trained_at}, test sample 0")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     log(f"figure: {path}")
@@ -535,9 +565,11 @@ def summary(results: list[Result]) -> list[str]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command-line options, with the defaults of a full or a quick run filled in."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="48 samples, 2 epochs: a smoke run")
+    parser.add_argument(
+        "--quick", action="store_true", help="48 samples at 211², 2 epochs: a smoke run"
+    )
     parser.add_argument("--epochs", type=int, help=f"epochs per model (default {FULL['epochs']})")
-    parser.add_argument("--data", help="use this existing 127² Darcy file (no generation)")
+    parser.add_argument("--data", help="use this existing Darcy file (no generation)")
     parser.add_argument(
         "--out", help=f"where to generate / cache the data (default {DEFAULT_DATA[False]})"
     )
@@ -577,15 +609,19 @@ def main() -> None:
     command = command_line()
     start = time.perf_counter()
     n_samples = args.n_train + args.n_val + args.n_test
-    data_s = 0.0 if args.data else ensure_data(args.out, n_samples)
+    data_s = 0.0 if args.data else ensure_data(args.out, n_samples, args.resolution)
+    data = args.data or args.out
+    with DatasetFile(data) as ds:
+        train_size = len(range(0, ds.dims()["x"], TRAIN_STRIDE))
     settings = Settings(
-        data=args.data or args.out,
+        data=data,
         epochs=args.epochs,
         n_train=args.n_train,
         n_val=args.n_val,
         n_test=args.n_test,
         fno_modes=tuple(args.fno_modes),
         schedule_interval="step" if args.quick else "epoch",
+        train_size=train_size,
     )
     results, skipped = [], []
     for name in args.models:

@@ -137,7 +137,9 @@ class DatasetFile:
 
     def checked_indices(self, indices: Sequence[int] | range | None) -> np.ndarray:
         """``indices`` (default: all samples) as an array, each in range and complete."""
-        chosen = np.arange(self.n_samples) if indices is None else np.asarray(indices)
+        chosen = (
+            np.arange(self.n_samples) if indices is None else np.asarray(indices, dtype=np.int64)
+        )
         if chosen.size and (chosen.min() < 0 or chosen.max() >= self.n_samples):
             raise DatasetFileError(
                 f"{self.path}: sample indices must lie in [0, {self.n_samples}), got "

@@ -1,7 +1,8 @@
 """Lightning DataModule over a grid dataset file: splits, subsampling, normalisation statistics.
 
-The splits are ``[start, stop)`` index ranges of the file's samples, read into memory once (at
-the resolutions used, not the file's) as ``(input, output)`` tensors shaped ``(N, C, *spatial)``
+The splits are ``[start, stop)`` index ranges of the file's samples (each optional, see
+``opl.data.splits``), read into memory once when a stage needs them (at the resolutions used,
+not the file's) as ``(input, output)`` tensors shaped ``(N, C, *spatial)``
 by ``GridFieldDataset``'s rules (``t`` and ``component`` folded into channels). Training runs at
 every ``subsample``-th grid point (``x[..., ::s, ::s]``, the FNO convention: 421 -> 211, 141,
 106, 85 for s = 2..5); validation and test run at each stride of ``eval_subsample``, one
@@ -20,17 +21,19 @@ from data_gen.errors import OplInputError
 from opl.data.dataset_file import DatasetFile
 from opl.data.grid_dataset import GridFieldDataset
 from opl.data.normalize import ChannelNormalizer
-from opl.data.splits import SplitDataModule
+from opl.data.splits import SplitDataModule, check_file_has
 
 
 class GridDataModule(SplitDataModule):
-    """Train/val/test tensors of a grid dataset file (see the module docstring)."""
+    """Train/val/test tensors of a grid dataset file (see the module docstring). Every split is
+    optional: ``GridDataModule(path, test=(0, 100), eval_subsample=[1])`` alone evaluates a
+    trained model zero-shot on another file (``opl test --ckpt_path ...``)."""
 
     def __init__(
         self,
         path: str,
-        train: tuple[int, int],
-        val: tuple[int, int],
+        train: tuple[int, int] | None = None,
+        val: tuple[int, int] | None = None,
         test: tuple[int, int] | None = None,
         inputs: list[str] | None = None,
         outputs: list[str] | None = None,
@@ -46,30 +49,26 @@ class GridDataModule(SplitDataModule):
             if not isinstance(stride, int) or stride < 1:
                 raise OplInputError(f"subsample: expected integers >= 1, got {stride!r}")
         self.eval_strides = list(dict.fromkeys(eval_subsample or [subsample]))
-        with DatasetFile(path) as ds:
-            stop = max(r.stop for r in self.ranges.values())
-            if stop > ds.n_samples:
-                raise OplInputError(
-                    f"{path}: the splits use samples up to {stop - 1}, but the file has "
-                    f"{ds.n_samples}"
-                )
+        spatial = GridFieldDataset(path, inputs, outputs, indices=range(0)).spatial_shape
+        self.resolutions = [
+            "x".join(str(n) for n in _strided(spatial, s)) for s in self.eval_strides
+        ]
+        """``"64x64"``-style names of the evaluation grids, in dataloader order."""
         self.data: dict[str, dict[int, tuple[torch.Tensor, torch.Tensor]]] = {}
         self.in_normalizer: ChannelNormalizer | None = None
         self.out_normalizer: ChannelNormalizer | None = None
-        self.resolutions: list[str] = []
-        """``"64x64"``-style names of the evaluation grids, in dataloader order (after setup)."""
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.data:
-            return
+    def _check_ranges(self, ranges: dict[str, range]) -> None:
+        with DatasetFile(self.hparams.path) as ds:
+            check_file_has(self.hparams.path, ds.n_samples, ranges)
+
+    def _setup_split(self, name: str, indices: range) -> None:
         h = self.hparams
-        for name, indices in self.ranges.items():
-            strides = [h.subsample] if name == "train" else self.eval_strides
-            self.data[name] = _load(h.path, h.inputs, h.outputs, indices, strides)
-        self.resolutions = [
-            "x".join(str(n) for n in self.data["val"][s][0].shape[2:]) for s in self.eval_strides
-        ]
-        x, y = self.data["train"][h.subsample]
+        strides = [h.subsample] if name == "train" else self.eval_strides
+        self.data[name] = _load(h.path, h.inputs, h.outputs, indices, strides)
+
+    def _fit_statistics(self) -> None:
+        x, y = self.data["train"][self.hparams.subsample]
         self.in_normalizer = ChannelNormalizer(x.shape[1]).fit(x)
         self.out_normalizer = ChannelNormalizer(y.shape[1]).fit(y)
 
@@ -111,7 +110,7 @@ def _load(
                     np.concatenate(
                         [
                             ds.read(f.name, rows, stride).reshape(
-                                len(indices), -1, *_strided(dataset, stride)
+                                len(indices), -1, *_strided(dataset.spatial_shape, stride)
                             )
                             for f in fields
                         ],
@@ -123,6 +122,6 @@ def _load(
     return out
 
 
-def _strided(dataset: GridFieldDataset, stride: int) -> tuple[int, ...]:
-    """The spatial shape of every ``stride``-th point of the dataset's grid."""
-    return tuple(len(range(0, n, stride)) for n in dataset.spatial_shape)
+def _strided(shape: tuple[int, ...], stride: int) -> tuple[int, ...]:
+    """The spatial shape of every ``stride``-th point of a grid of ``shape``."""
+    return tuple(len(range(0, n, stride)) for n in shape)

@@ -5,21 +5,22 @@ from __future__ import annotations
 from torch_geometric.loader import DataLoader
 
 from opl.data.mesh_dataset import MeshGraphDataset
-from opl.data.splits import SplitDataModule
+from opl.data.dataset_file import DatasetFile
+from opl.data.splits import SplitDataModule, check_file_has
 
 
 class MeshDataModule(SplitDataModule):
     """Train / validation / test graphs from one dataset file, split by sample index ranges.
 
     ``train``, ``val`` and ``test`` are ``[start, stop)`` index ranges of the file's samples (they
-    must not overlap). The other options are those of ``MeshGraphDataset``.
+    must not overlap; each is optional, see ``opl.data.splits``). The other options are those of ``MeshGraphDataset``.
     """
 
     def __init__(
         self,
         path: str,
-        train: tuple[int, int],
-        val: tuple[int, int],
+        train: tuple[int, int] | None = None,
+        val: tuple[int, int] | None = None,
         test: tuple[int, int] | None = None,
         space: str = "P1",
         inputs: list[str] | None = None,
@@ -32,18 +33,20 @@ class MeshDataModule(SplitDataModule):
         self.save_hyperparameters()
         self.datasets: dict[str, MeshGraphDataset] = {}
 
-    def setup(self, stage: str | None = None) -> None:
+    def _check_ranges(self, ranges: dict[str, range]) -> None:
+        with DatasetFile(self.hparams.path) as ds:
+            check_file_has(self.hparams.path, ds.n_samples, ranges)
+
+    def _setup_split(self, name: str, indices: range) -> None:
         h = self.hparams
-        for name, indices in self.ranges.items():
-            if name not in self.datasets:
-                self.datasets[name] = MeshGraphDataset(
-                    h.path,
-                    space=h.space,
-                    inputs=h.inputs,
-                    outputs=h.outputs,
-                    indices=indices,
-                    matrices=h.matrices,
-                )
+        self.datasets[name] = MeshGraphDataset(
+            h.path,
+            space=h.space,
+            inputs=h.inputs,
+            outputs=h.outputs,
+            indices=indices,
+            matrices=h.matrices,
+        )
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         return DataLoader(

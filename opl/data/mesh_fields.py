@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader
 from opl.data.grid_datamodule import tensor_loader
 from opl.data.mesh_dataset import MeshGraphDataset
 from opl.data.normalize import ChannelNormalizer
-from opl.data.splits import SplitDataModule
+from opl.data.dataset_file import DatasetFile
+from opl.data.splits import SplitDataModule, check_file_has
 
 
 class MeshFieldDataModule(SplitDataModule):
@@ -28,8 +29,8 @@ class MeshFieldDataModule(SplitDataModule):
     def __init__(
         self,
         path: str,
-        train: tuple[int, int],
-        val: tuple[int, int],
+        train: tuple[int, int] | None = None,
+        val: tuple[int, int] | None = None,
         test: tuple[int, int] | None = None,
         space: str = "P1",
         input_space: str | None = None,
@@ -47,30 +48,31 @@ class MeshFieldDataModule(SplitDataModule):
         self.input_positions: np.ndarray | None = None
         self.output_positions: np.ndarray | None = None
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.data:
-            return
+    def _check_ranges(self, ranges: dict[str, range]) -> None:
+        with DatasetFile(self.hparams.path) as ds:
+            check_file_has(self.hparams.path, ds.n_samples, ranges)
+
+    def _setup_split(self, name: str, indices: range) -> None:
         h = self.hparams
         input_space = h.input_space or h.space
-        for name, indices in self.ranges.items():
-            outputs = self._samples(h.space, indices)  # their inputs too, if on the same space
-            inputs = outputs if input_space == h.space else self._samples(input_space, indices)
-            x = torch.stack([s.x.T for s in inputs]).float()
-            y = torch.stack([s.y.T for s in outputs]).float()
-            self.data[name] = {h.space: (x, y)}
-            self.input_positions = inputs[0].pos.numpy()
-            self.output_positions = outputs[0].pos.numpy()
+        outputs = self._samples(h.space, indices)  # their inputs too, if on the same space
+        inputs = outputs if input_space == h.space else self._samples(input_space, indices)
+        x = torch.stack([s.x.T for s in inputs]).float()
+        y = torch.stack([s.y.T for s in outputs]).float()
+        self.data[name] = {h.space: (x, y)}
+        self.input_positions = inputs[0].pos.numpy()
+        self.output_positions = outputs[0].pos.numpy()
         self.resolutions = [f"{h.space}_{self.output_positions.shape[0]}"]
-        x, y = self.data["train"][h.space]
+
+    def _fit_statistics(self) -> None:
+        x, y = self.data["train"][self.hparams.space]
         self.in_normalizer = ChannelNormalizer(x.shape[1]).fit(x)
         self.out_normalizer = ChannelNormalizer(y.shape[1]).fit(y)
 
     def _samples(self, space: str, indices: range) -> list:
         """The split's samples as graphs on ``space`` (float64, so positions keep every digit)."""
         h = self.hparams
-        dataset = MeshGraphDataset(
-            h.path, space, h.inputs, h.outputs, indices, dtype=torch.float64
-        )
+        dataset = MeshGraphDataset(h.path, space, h.inputs, h.outputs, indices, dtype=torch.float64)
         return [dataset[i] for i in range(len(dataset))]
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:

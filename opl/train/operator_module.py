@@ -106,9 +106,20 @@ class OperatorModule(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
-        fitted = getattr(datamodule, "in_normalizer", None)
-        if fitted is None:
+        if datamodule is None:
             return
+        if getattr(datamodule, "in_normalizer", None) is not None:  # a training split: fitted
+            self._take_statistics(datamodule)
+        if self.on_mesh:
+            try:
+                self.model.check_mesh(datamodule.input_positions, datamodule.output_positions)
+            except (AttributeError, ValueError) as err:
+                raise ConfigError(f"data: {err}") from None
+        self._check_grids(datamodule)
+
+    def _take_statistics(self, datamodule) -> None:
+        """The data module's normalisation statistics (a checkpoint, if resumed, overrides them;
+        a test-only data module has none, and the checkpoint's are used)."""
         for mine, theirs, name in (
             (self.in_normalizer, datamodule.in_normalizer, "in_channels"),
             (self.out_normalizer, datamodule.out_normalizer, "out_channels"),
@@ -118,15 +129,9 @@ class OperatorModule(L.LightningModule):
                     f"model.{name} = {mine.mean.numel()}, but the data has "
                     f"{theirs.mean.numel()} channels of that kind; set model.{name} to match"
                 )
-            mine.load_state_dict(theirs.state_dict())  # a checkpoint, if resumed, overrides
+            mine.load_state_dict(theirs.state_dict())
         if getattr(self.model, "decodes_output", False):
             self.model.output_normalizer.load_state_dict(datamodule.out_normalizer.state_dict())
-        if self.on_mesh:
-            try:
-                self.model.check_mesh(datamodule.input_positions, datamodule.output_positions)
-            except (AttributeError, ValueError) as err:
-                raise ConfigError(f"data: {err}") from None
-        self._check_grids(datamodule)
 
     def _check_grids(self, datamodule) -> None:
         """Run one zero sample through the model at every grid the data module will use, so a

@@ -75,8 +75,11 @@ def test_splits_refuse_overlap_and_empty_ranges():
     from data_gen.errors import OplInputError
     from opl.data.splits import check_splits
 
-    assert check_splits((0, 8), (8, 10), (10, 12))["val"] == range(8, 10)
+    assert check_splits(train=(0, 8), val=(8, 10), test=(10, 12))["val"] == range(8, 10)
+    assert list(check_splits(train=None, val=None, test=(0, 5))) == ["test"]
     with pytest.raises(OplInputError, match="train and val: sample ranges overlap"):
-        check_splits((0, 8), (7, 10), None)
+        check_splits(train=(0, 8), val=(7, 10), test=None)
     with pytest.raises(OplInputError, match=r"test: expected \[start, stop\)"):
-        check_splits((0, 8), (8, 10), (12, 12))
+        check_splits(train=(0, 8), val=(8, 10), test=(12, 12))
+    with pytest.raises(OplInputError, match="splits: expected at least one of train, val, test"):
+        check_splits(train=None, val=None, test=None)

@@ -167,11 +167,66 @@ def test_opl_fit_runs_from_a_config_and_errors_are_clear(darcy_file, tmp_path, c
     assert "chanels" in capsys.readouterr().err
 
 
-def test_splits_beyond_the_file_are_refused(darcy_file):
+def test_splits_beyond_the_file_are_refused_when_a_stage_needs_them(darcy_file):
     from data_gen.errors import OplInputError
 
-    with pytest.raises(OplInputError, match="the splits use samples up to 29, but the file has 24"):
-        GridDataModule(darcy_file, train=(0, 20), val=(20, 30))
+    data = GridDataModule(darcy_file, train=(0, 20), val=(20, 30), test=(30, 31))
+    with pytest.raises(
+        OplInputError, match="the val split uses samples up to 29, but the file has 24"
+    ):
+        data.setup("fit")
+    with pytest.raises(OplInputError, match="test: test needs a test range, and none was given"):
+        GridDataModule(darcy_file, train=(0, 20)).setup("test")
+
+
+@pytest.fixture(scope="module")
+def fine_darcy_file(tmp_path_factory, small_dataset):
+    path = tmp_path_factory.mktemp("darcy_fine") / "darcy65.h5"
+    return small_dataset(path, "darcy", {"resolution": 65}, 6)[1]
+
+
+def test_a_test_only_data_module_evaluates_a_trained_model_on_another_file(
+    darcy_file, fine_darcy_file, tmp_path
+):
+    torch.manual_seed(0)
+    module = OperatorModule(MgNO(**TINY_MGNO), loss="rel_l2")
+    trainer(tmp_path, epochs=2).fit(module, datamodule=datamodule(darcy_file))
+    mean = module.out_normalizer.mean.clone()
+    zero_shot = GridDataModule(fine_darcy_file, test=(0, 6), eval_subsample=[1, 2])
+    per_loader = trainer(tmp_path, epochs=1).test(module, datamodule=zero_shot, verbose=False)
+    metrics = {k: v for loader in per_loader for k, v in loader.items()}
+    # the model keeps its training statistics; the metric is the mean over samples of
+    # ||pred - u|| / ||u|| on the file's own 65² grid
+    torch.testing.assert_close(module.out_normalizer.mean, mean)
+    x, y = zero_shot.data["test"][1]
+    module.eval()
+    with torch.no_grad():
+        pred = module(x)
+    expected = ((pred - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean().item()
+    assert metrics["test/rel_l2/65x65"] == pytest.approx(expected, rel=1e-5)
+    assert "test/rel_l2/33x33" in metrics
+
+
+def test_opl_test_runs_zero_shot_on_a_finer_file_without_training_ranges(
+    darcy_file, fine_darcy_file, tmp_path, capsys
+):
+    config = write_training_config(tmp_path, darcy_file)
+    assert main(["fit", "--config", config]) == 0
+    zero_shot = ["--data.path", fine_darcy_file, "--data.train", "null", "--data.val", "null"]
+    code = main(
+        [
+            "test",
+            "--config",
+            config,
+            "--ckpt_path",
+            str(tmp_path / "final.ckpt"),
+            *zero_shot,
+            "--data.test",
+            "[0, 6]",
+        ]
+    )
+    assert code == 0
+    assert "test/rel_l2/65x65" in capsys.readouterr().out
 
 
 def test_fit_resumes_from_its_last_checkpoint(darcy_file, tmp_path):
