@@ -316,7 +316,7 @@ def test_errors(trainer: L.Trainer, module: OperatorModule, dm: GridDataModule) 
 def test_sample(module: OperatorModule, dm: GridDataModule) -> dict[str, np.ndarray]:
     """Test sample 0 at the training resolution (the first of ``dm``'s) and the model's
     prediction of it."""
-    x, y = dm.data["test"][TRAIN_STRIDE]
+    x, y = dm.tensors("test", TRAIN_STRIDE)
     module.eval()
     with torch.no_grad():
         pred = module(x[:1])

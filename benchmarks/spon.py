@@ -162,7 +162,7 @@ def train_config(prefix: str, suffix: str, class_path: str | None, args) -> dict
 
 def fe_sample(module: OperatorModule, dm) -> dict[str, np.ndarray]:
     """Test sample 0, the model's prediction of it and the P1 mesh to draw them on."""
-    x, y = dm.data["test"][dm.hparams.space]
+    x, y = dm.tensors("test", dm.hparams.space)
     module.eval()
     with torch.no_grad():
         pred = module(x[:1])
@@ -200,7 +200,7 @@ def run_one(dataset: str, model: str, args) -> Result:
         metrics = trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
     dm = cli.datamodule
     splits = config["data"]["init_args"]
-    y_test = dm.data["test"][dm.hparams.space][1]
+    y_test = dm.tensors("test", dm.hparams.space)[1]
     return Result(
         dataset=dataset,
         model=model,

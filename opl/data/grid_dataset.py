@@ -26,6 +26,7 @@ class GridFieldDataset(PerProcessFile, Dataset):
 
     ``inputs`` / ``outputs`` name the fields of each group (default: the fields whose role is
     ``input`` / ``output``). ``indices`` default to all samples; each must be complete.
+    ``stride`` > 1 serves every ``stride``-th grid point (read so from the file).
     """
 
     def __init__(
@@ -35,14 +36,20 @@ class GridFieldDataset(PerProcessFile, Dataset):
         outputs: Sequence[str] | None = None,
         indices: Sequence[int] | range | None = None,
         dtype: torch.dtype = torch.float32,
+        stride: int = 1,
     ) -> None:
         self.path = os.fspath(path)
         self.dtype = dtype
+        self.stride = stride
         with DatasetFile(self.path) as ds:
             self.inputs = ds.select_fields(inputs, "input")
             self.outputs = ds.select_fields(outputs, "output")
             self.indices = ds.checked_indices(indices)
-            self.spatial_shape = _spatial_shape(self.path, self.inputs + self.outputs)
+            full = _spatial_shape(self.path, self.inputs + self.outputs)
+        self.spatial_shape = tuple(len(range(0, n, stride)) for n in full)
+        points = int(np.prod(full))
+        self.in_channels = sum(int(np.prod(f.shape[1:])) // points for f in self.inputs)
+        self.out_channels = sum(int(np.prod(f.shape[1:])) // points for f in self.outputs)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -53,7 +60,10 @@ class GridFieldDataset(PerProcessFile, Dataset):
         return self._stack(ds, self.inputs, index), self._stack(ds, self.outputs, index)
 
     def _stack(self, ds: DatasetFile, fields: list[FieldInfo], index: int) -> torch.Tensor:
-        parts = [ds.read(f.name, [index])[0].reshape(-1, *self.spatial_shape) for f in fields]
+        parts = [
+            ds.read(f.name, [index], self.stride)[0].reshape(-1, *self.spatial_shape)
+            for f in fields
+        ]
         return torch.from_numpy(np.concatenate(parts).astype(np.float64)).to(self.dtype)
 
 

@@ -98,7 +98,7 @@ class MeshGraphDataset(PerProcessFile, Dataset):
     def _static_graph(self, matrices: Sequence[str]) -> dict[str, torch.Tensor]:
         mesh = self.mesh
         cells = mesh["face_nodes"] if self.space == "P1" else mesh["p2_face_dofs"]
-        pos = _dof_positions(mesh, self.space)
+        pos = dof_positions(mesh, self.space)
         local = [(a, b) for a in range(cells.shape[1]) for b in range(cells.shape[1]) if a != b]
         pairs = np.unique(np.concatenate([cells[:, [a, b]] for a, b in local]), axis=0)
         out = {
@@ -151,7 +151,7 @@ def assemble(mesh: dict, space: str, name: str) -> sp.csr_matrix:
     grid = skfem.MeshTri(np.vstack([mesh["node_x"], mesh["node_y"]]), mesh["face_nodes"].T)
     element = skfem.ElementTriP1() if space == "P1" else skfem.ElementTriP2()
     basis = skfem.Basis(grid, element)
-    if not np.allclose(basis.doflocs.T, _dof_positions(mesh, space)):
+    if not np.allclose(basis.doflocs.T, dof_positions(mesh, space)):
         raise DatasetFileError(
             "the file's dof numbering differs from this scikit-fem's; cannot assemble matrices"
         )
@@ -167,7 +167,9 @@ def assemble(mesh: dict, space: str, name: str) -> sp.csr_matrix:
     return {"mass": mass, "stiffness": stiffness}[name].assemble(basis).tocsr()
 
 
-def _dof_positions(mesh: dict, space: str) -> np.ndarray:
+def dof_positions(mesh: dict, space: str) -> np.ndarray:
+    """The (n, 2) float64 coordinates of the dofs of ``space`` (P1: vertices; P2: vertices,
+    then edge midpoints)."""
     if space == "P1":
         return np.column_stack([mesh["node_x"], mesh["node_y"]])
     return np.column_stack([mesh["p2_x"], mesh["p2_y"]])

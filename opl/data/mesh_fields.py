@@ -4,27 +4,44 @@ The mesh operators of ``opl.models.spon`` (SPON, MultigridSPON, MeshGNN) hold th
 spaces and graph themselves, so a batch is just the fields' dofs: inputs ``(B, C_in, n_in)`` at the
 dofs of ``input_space`` (default ``space``) and outputs ``(B, C_out, n)`` at the dofs of ``space``,
 converted and folded into channels by ``MeshGraphDataset``'s rules (per-sample vectors such as a
-traction become constant channels). The splits are read into memory once, and the per-channel
-Gaussian statistics of the training split are given to the model as ``GridDataModule``'s are.
-``input_positions`` / ``output_positions`` (float64 dof coordinates) let the training module check
-that the model was built on the dataset's mesh.
+traction become constant channels). A split is read into memory once, or streamed from the file
+batch by batch when it would exceed ``memory_budget_gb`` (or with ``streaming: true``), and the
+per-channel Gaussian statistics of the training split are given to the model as
+``GridDataModule``'s are. ``input_positions`` / ``output_positions`` (float64 dof coordinates)
+let the training module check that the model was built on the dataset's mesh.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
-from opl.data.grid_datamodule import tensor_loader
-from opl.data.mesh_dataset import MeshGraphDataset
-from opl.data.normalize import ChannelNormalizer
-from opl.data.dataset_file import DatasetFile
-from opl.data.splits import SplitDataModule, check_file_has
+from opl.data.mesh_dataset import MeshGraphDataset, dof_positions
+from opl.data.splits import SplitDataModule, in_memory
+
+
+class MeshFieldDataset(Dataset):
+    """Samples as ``(x, y)`` dof tensors ``(C_in, n_in)``, ``(C_out, n)``: the outputs of the
+    graphs of ``outputs``, the inputs of those of ``inputs`` (default: the same graphs)."""
+
+    def __init__(self, outputs: MeshGraphDataset, inputs: MeshGraphDataset | None = None) -> None:
+        self.outputs = outputs
+        self.inputs = inputs
+
+    def __len__(self) -> int:
+        return len(self.outputs)
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        graph = self.outputs[item]
+        source = graph if self.inputs is None else self.inputs[item]
+        return source.x.T, graph.y.T
 
 
 class MeshFieldDataModule(SplitDataModule):
-    """Train/val/test dof tensors of a finite-element dataset file (see the module docstring)."""
+    """Train/val/test dof tensors of a finite-element dataset file (see the module docstring).
+
+    ``batch_size`` is per process; ``streaming`` and ``memory_budget_gb`` as ``GridDataModule``'s.
+    """
 
     def __init__(
         self,
@@ -38,44 +55,35 @@ class MeshFieldDataModule(SplitDataModule):
         outputs: list[str] | None = None,
         batch_size: int = 8,
         num_workers: int = 0,
+        shuffle: bool = True,
+        streaming: bool | None = None,
+        memory_budget_gb: float = 4.0,
     ) -> None:
-        super().__init__(train, val, test)
+        super().__init__(train, val, test, shuffle, streaming, memory_budget_gb)
         self.save_hyperparameters()
-        self.data: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
-        self.in_normalizer: ChannelNormalizer | None = None
-        self.out_normalizer: ChannelNormalizer | None = None
-        self.resolutions: list[str] = []
-        self.input_positions: np.ndarray | None = None
-        self.output_positions: np.ndarray | None = None
+        h = self.hparams
+        mesh = self._graphs(h.space, range(0)).mesh
+        self.input_positions = dof_positions(mesh, h.input_space or h.space)
+        self.output_positions = dof_positions(mesh, h.space)
+        self.resolutions = [f"{h.space}_{self.output_positions.shape[0]}"]
 
-    def _check_ranges(self, ranges: dict[str, range]) -> None:
-        with DatasetFile(self.hparams.path) as ds:
-            check_file_has(self.hparams.path, ds.n_samples, ranges)
+    def _graphs(self, space: str, indices: range) -> MeshGraphDataset:
+        h = self.hparams
+        return MeshGraphDataset(h.path, space, h.inputs, h.outputs, indices)
 
     def _setup_split(self, name: str, indices: range) -> None:
         h = self.hparams
         input_space = h.input_space or h.space
-        outputs = self._samples(h.space, indices)  # their inputs too, if on the same space
-        inputs = outputs if input_space == h.space else self._samples(input_space, indices)
-        x = torch.stack([s.x.T for s in inputs]).float()
-        y = torch.stack([s.y.T for s in outputs]).float()
-        self.data[name] = {h.space: (x, y)}
-        self.input_positions = inputs[0].pos.numpy()
-        self.output_positions = outputs[0].pos.numpy()
-        self.resolutions = [f"{h.space}_{self.output_positions.shape[0]}"]
+        outputs = self._graphs(h.space, indices)
+        inputs = None if input_space == h.space else self._graphs(input_space, indices)
+        lazy = MeshFieldDataset(outputs, inputs)
+        x, y = lazy[0]
+        nbytes = len(lazy) * (x.numel() + y.numel()) * 4
+        self.streamed[name] = self.streams(name, nbytes)
+        self.datasets[name] = {h.space: lazy if self.streamed[name] else in_memory(lazy)}
 
-    def _fit_statistics(self) -> None:
-        x, y = self.data["train"][self.hparams.space]
-        self.in_normalizer = ChannelNormalizer(x.shape[1]).fit(x)
-        self.out_normalizer = ChannelNormalizer(y.shape[1]).fit(y)
-
-    def _samples(self, space: str, indices: range) -> list:
-        """The split's samples as graphs on ``space`` (float64, so positions keep every digit)."""
-        h = self.hparams
-        dataset = MeshGraphDataset(h.path, space, h.inputs, h.outputs, indices, dtype=torch.float64)
-        return [dataset[i] for i in range(len(dataset))]
+    def _training_dataset(self) -> Dataset:
+        return self.datasets["train"][self.hparams.space]
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        x, y = self.data[name][self.hparams.space]
-        h = self.hparams
-        return tensor_loader(x, y, h.batch_size, shuffle, h.num_workers)
+        return self.dataset_loader(self.datasets[name][self.hparams.space], shuffle)

@@ -12,8 +12,12 @@ file.
 from __future__ import annotations
 
 import lightning as L
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from data_gen.errors import OplInputError
+from opl.data.normalize import ChannelMoments, ChannelNormalizer
 
 SPLITS = ("train", "val", "test")
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
@@ -41,6 +45,25 @@ def check_splits(**named: tuple[int, int] | None) -> dict[str, range]:
     return ranges
 
 
+def distributed_sampler(dataset: Dataset, shuffle: bool) -> DistributedSampler | None:
+    """Under a multi-process strategy, this rank's share of ``dataset`` (rank r takes samples
+    r, r + world, ...; shuffled per epoch when ``shuffle``); ``None`` in a single process.
+
+    Lightning would insert a sampler itself, but always a shuffling one for training; this one
+    keeps ``shuffle: false`` meaningful, so that a run on P processes with batch B / P sees the
+    same global batches as one process with batch B."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return None
+    return DistributedSampler(dataset, shuffle=shuffle)
+
+
+def in_memory(dataset: Dataset, batch_size: int = 64) -> TensorDataset:
+    """``dataset``'s ``(input, output)`` samples read once and stacked into tensors."""
+    loader = DataLoader(dataset, batch_size=batch_size)
+    inputs, outputs = zip(*loader, strict=True) if len(dataset) else ((), ())
+    return TensorDataset(torch.cat(inputs), torch.cat(outputs))
+
+
 def check_file_has(path: str, n_samples: int, ranges: dict[str, range]) -> None:
     """Refuse ``ranges`` that reach past the ``n_samples`` samples of the file ``path``."""
     for name, indices in ranges.items():
@@ -53,10 +76,17 @@ def check_file_has(path: str, n_samples: int, ranges: dict[str, range]) -> None:
 
 class SplitDataModule(L.LightningDataModule):
     """What opl's DataModules share: the optional ``train`` / ``val`` / ``test`` index ranges
-    (checked by ``check_splits``), stage-wise set-up, and the loaders of each split.
+    (checked by ``check_splits``), stage-wise set-up, streaming or in-memory splits, the
+    normalisation statistics of the training split, and the loaders.
 
-    A subclass implements ``_setup_split(name, indices)`` (read or open one split),
-    ``_fit_statistics()`` (normalisation from the training split, once it is set up) and
+    ``shuffle``: whether the training split is shuffled every epoch (under a multi-process
+    strategy, ``distributed_sampler`` shuffles or not alike); ``batch_size`` in the subclasses is
+    per process, so the global batch is ``batch_size`` times the processes. ``streaming``: None
+    streams a split whose tensors would exceed ``memory_budget_gb`` GiB, True / False always /
+    never (``streams``).
+
+    A subclass (with a ``path`` hyperparameter: its file) implements ``_setup_split(name,
+    indices)`` (fills ``datasets[name]`` and ``streamed[name]``), ``_training_dataset()`` and
     ``_loader(split, shuffle)``, which returns one DataLoader or a list of them (one per
     evaluation resolution).
     """
@@ -66,10 +96,30 @@ class SplitDataModule(L.LightningDataModule):
         train: tuple[int, int] | None,
         val: tuple[int, int] | None,
         test: tuple[int, int] | None,
+        shuffle: bool = True,
+        streaming: bool | None = None,
+        memory_budget_gb: float = 4.0,
     ) -> None:
         super().__init__()
         self.ranges = check_splits(train=train, val=val, test=test)
+        self.shuffle = shuffle
+        if not memory_budget_gb > 0:
+            raise OplInputError(f"memory_budget_gb: expected a number > 0, got {memory_budget_gb}")
+        self.streaming = streaming
+        self.memory_budget_gb = memory_budget_gb
         self.ready: set[str] = set()
+        self.datasets: dict[str, dict] = {}
+        """Split name -> key (a stride, a space) -> the split's Dataset at that key."""
+        self.streamed: dict[str, bool] = {}
+        """Split name -> whether it is read from the file batch by batch."""
+        self.in_normalizer: ChannelNormalizer | None = None
+        self.out_normalizer: ChannelNormalizer | None = None
+
+    def streams(self, name: str, nbytes: int) -> bool:
+        """Whether split ``name``, ``nbytes`` as in-memory tensors, is streamed."""
+        if self.streaming is not None:
+            return bool(self.streaming)
+        return nbytes > self.memory_budget_gb * 2**30
 
     def stage_splits(self, stage: str | None) -> list[str]:
         """The splits ``stage`` uses (all given ones for ``None``); refuse a missing one."""
@@ -97,21 +147,67 @@ class SplitDataModule(L.LightningDataModule):
         if "train" in names:
             self._fit_statistics()
 
+    def _fit_statistics(self) -> None:
+        """Per-channel statistics of the training split's inputs and outputs, in one pass."""
+        moments = None
+        for x, y in self.dataset_loader(self._training_dataset(), shuffle=False, whole=True):
+            if moments is None:
+                moments = ChannelMoments(x.shape[1]), ChannelMoments(y.shape[1])
+            moments[0].update(x)
+            moments[1].update(y)
+        self.in_normalizer = ChannelNormalizer(moments[0].mean.numel()).fit(moments[0])
+        self.out_normalizer = ChannelNormalizer(moments[1].mean.numel()).fit(moments[1])
+
+    def dataset_loader(self, dataset: Dataset, shuffle: bool, whole: bool = False) -> DataLoader:
+        """Batches of ``dataset``: under a multi-process strategy this rank's share
+        (``distributed_sampler``) unless ``whole``; ``num_workers`` processes read them."""
+        sampler = None if whole else distributed_sampler(dataset, shuffle)
+        workers = self.hparams.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle if sampler is None else False,
+            sampler=sampler,
+            num_workers=workers,
+            persistent_workers=workers > 0 and not whole,
+        )
+
+    def input_shapes(self) -> set[tuple[int, ...]]:
+        """The shape ``(C_in, *spatial)`` of one input sample of every split set up so far and
+        each of its keys (a stride, a space)."""
+        return {
+            tuple(dataset[0][0].shape)
+            for keyed in self.datasets.values()
+            for dataset in keyed.values()
+            if len(dataset)
+        }
+
+    def tensors(self, split: str, key) -> tuple[torch.Tensor, torch.Tensor]:
+        """All inputs and outputs of ``split`` at ``key`` (a stride or a space) as two tensors
+        (read from the file when the split streams)."""
+        self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
+        dataset = self.datasets[split][key]
+        return (dataset if isinstance(dataset, TensorDataset) else in_memory(dataset)).tensors
+
     def _check_ranges(self, ranges: dict[str, range]) -> None:
-        raise NotImplementedError
+        """Refuse ranges beyond the samples of the data module's file (``hparams.path``)."""
+        from opl.data.dataset_file import DatasetFile
+
+        with DatasetFile(self.hparams.path) as ds:
+            check_file_has(self.hparams.path, ds.n_samples, ranges)
 
     def _setup_split(self, name: str, indices: range) -> None:
         raise NotImplementedError
 
-    def _fit_statistics(self) -> None:
-        """Normalisation statistics of the training split (none by default)."""
+    def _training_dataset(self) -> Dataset:
+        raise NotImplementedError
 
     def _loader(self, split: str, shuffle: bool):
         raise NotImplementedError
 
     def train_dataloader(self):
         self.setup("fit")  # a no-op under Lightning, which has set the stage up already
-        return self._loader("train", shuffle=True)
+        return self._loader("train", shuffle=self.shuffle)
 
     def val_dataloader(self):
         if "val" not in self.ranges:

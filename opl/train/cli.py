@@ -13,31 +13,52 @@ import sys
 import warnings
 
 import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 
 class OplCLI(LightningCLI):
-    """LightningCLI that, after ``fit``, writes the trained operator as a bundle
-    (``<trainer.default_root_dir>/model.opl``, see ``opl.export``): the best checkpoint's weights
-    when a ModelCheckpoint monitored a metric, else the final ones."""
+    """LightningCLI that keeps checkpoints in ``<trainer.default_root_dir>/checkpoints`` (a
+    ModelCheckpoint without ``dirpath``) and, after ``fit``, writes the trained operator as a
+    bundle (``<trainer.default_root_dir>/model.opl``, see ``opl.export``): the best checkpoint's
+    weights when a ModelCheckpoint monitored a metric, else the final ones. Under a multi-process
+    strategy every rank takes part in saving the final checkpoint (a collective) and rank 0 alone
+    writes the bundle."""
+
+    def before_fit(self) -> None:
+        self._default_checkpoint_dirs()
+
+    def before_test(self) -> None:
+        self._default_checkpoint_dirs()
+
+    def _default_checkpoint_dirs(self) -> None:
+        directory = os.path.join(self.trainer.default_root_dir, "checkpoints")
+        for callback in self.trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = os.path.realpath(directory)
 
     def after_fit(self) -> None:
         from opl.export import bundle_from_checkpoint
 
         trainer = self.trainer
-        if getattr(self.model, "model_config", None) is None or not trainer.is_global_zero:
+        if getattr(self.model, "model_config", None) is None:
             return
-        output = os.path.join(trainer.default_root_dir, "model.opl")
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         if not best:
             best = os.path.join(trainer.default_root_dir, "final.ckpt")
-            trainer.save_checkpoint(best)
-        print(f"wrote {bundle_from_checkpoint(best, output)} (from {best})")
+            trainer.save_checkpoint(best)  # on every rank: it ends with a barrier
+        if trainer.is_global_zero:
+            output = os.path.join(trainer.default_root_dir, "model.opl")
+            print(f"wrote {bundle_from_checkpoint(best, output)} (from {best})")
 
 
 def run_lightning(argv: list[str]) -> None:
-    """Run one LightningCLI subcommand with ``argv`` (e.g. ``["fit", "--config", "x.yaml"]``)."""
-    program, sys.argv = sys.argv, sys.argv[:1]  # the arguments are ``argv``, not the process's
+    """Run one LightningCLI subcommand with ``argv`` (e.g. ``["fit", "--config", "x.yaml"]``).
+
+    ``sys.argv`` is set to this command line for the duration: Lightning's multi-process
+    strategies (``ddp``) start the other ranks by running ``sys.argv`` again.
+    """
+    program, sys.argv = sys.argv, [sys.argv[0], *argv]
     try:
         with warnings.catch_warnings():
             # a per-epoch OneCycle is deliberate (MgNO's schedule), not the mistake Lightning

@@ -34,13 +34,25 @@ class TrainingDiverged(RuntimeError):
 class OneCycle:
     """One-cycle learning-rate schedule (``torch.optim.lr_scheduler.OneCycleLR``) peaking at the
     optimiser's learning rate: starts at lr/div_factor, rises for pct_start of the run, then anneals
-    to lr/(div_factor·final_div_factor). ``interval="epoch"`` steps once per epoch (as MgNO's
-    code), ``"step"`` once per batch."""
+    to lr/(div_factor·final_div_factor), where it stays if the run is extended
+    (``HeldOneCycleLR``). ``interval="epoch"`` steps once per epoch (as MgNO's code), ``"step"``
+    once per batch."""
 
     pct_start: float = 0.2
     div_factor: float = 2.0
     final_div_factor: float = 100.0
     interval: Literal["epoch", "step"] = "epoch"
+
+
+class HeldOneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
+    """``OneCycleLR`` that holds its final learning rate ``lr / (div_factor · final_div_factor)``
+    past its ``total_steps``: a finished run extended with more epochs (``--ckpt_path last.ckpt
+    --trainer.max_epochs more``) goes on at the annealed rate instead of failing."""
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch < self.total_steps:  # steps 0 .. total_steps - 1 make the cycle
+            return super().get_lr()
+        return [group["min_lr"] for group in self.optimizer.param_groups]
 
 
 class OperatorModule(L.LightningModule):
@@ -136,11 +148,7 @@ class OperatorModule(L.LightningModule):
     def _check_grids(self, datamodule) -> None:
         """Run one zero sample through the model at every grid the data module will use, so a
         grid the model cannot take is refused now, not after an epoch of training."""
-        shapes = {
-            tuple(x.shape[2:])
-            for split in getattr(datamodule, "data", {}).values()
-            for x, _ in split.values()
-        }
+        shapes = {tuple(shape[1:]) for shape in getattr(datamodule, "input_shapes", list)()}
         parameter = next(self.model.parameters())
         for shape in sorted(shapes):
             probe = torch.zeros(
@@ -164,7 +172,13 @@ class OperatorModule(L.LightningModule):
                 f"{batch_idx}: lower the learning rate, or check the data with `opl info`"
             )
         self.log(
-            "train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=x.shape[0]
+            "train/loss",
+            loss,
+            prog_bar=True,
+            on_step=False,
+            on_epoch=True,
+            batch_size=x.shape[0],
+            sync_dist=True,  # the mean over all ranks' samples under a multi-process strategy
         )
         return loss
 
@@ -186,7 +200,12 @@ class OperatorModule(L.LightningModule):
         where = resolutions[dataloader_idx]
         for name, value in self._metrics(pred, y).items():
             reduce = "max" if name == "boundary_error" else "mean"
-            options = {"batch_size": x.shape[0], "add_dataloader_idx": False, "reduce_fx": reduce}
+            options = {
+                "batch_size": x.shape[0],
+                "add_dataloader_idx": False,
+                "reduce_fx": reduce,
+                "sync_dist": True,
+            }
             self.log(f"{split}/{name}/{where}", value, **options)
             if dataloader_idx == 0:
                 self.log(f"{split}/{name}", value, prog_bar=name == "rel_l2", **options)
@@ -218,7 +237,7 @@ class OperatorModule(L.LightningModule):
                 f"scheduler: OneCycle needs pct_start x steps > 1 to warm up, got "
                 f"{s.pct_start:g} x {total} {s.interval}s; train longer or use interval: step"
             )
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
+        schedule = HeldOneCycleLR(
             optimizer,
             max_lr=[group["lr"] for group in optimizer.param_groups],
             total_steps=total,

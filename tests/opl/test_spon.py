@@ -139,7 +139,7 @@ def test_short_training_reduces_the_loss_and_bundles_round_trip(name, small_data
         enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
     data.setup()
-    x, y = data.data["test"]["P1"]
+    x, y = data.tensors("test", "P1")
     module.in_normalizer.load_state_dict(data.in_normalizer.state_dict())
     module.out_normalizer.load_state_dict(data.out_normalizer.state_dict())
     if model.decodes_output:

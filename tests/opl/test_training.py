@@ -1,6 +1,7 @@
 """The Lightning stack: a short fit reduces the loss, checkpoints round-trip, metrics per
 resolution, a diverging run stops with a message, bad configs are refused clearly."""
 
+import csv
 import math
 
 import lightning as L
@@ -117,7 +118,7 @@ def test_non_finite_loss_stops_training_naming_epoch_and_batch(darcy_file, tmp_p
         trainer(tmp_path, epochs=1).fit(OperatorModule(model), datamodule=datamodule(darcy_file))
 
 
-def write_training_config(tmp_path, path, **model_args):
+def write_training_config(tmp_path, path, trainer=None, module=None, **model_args):
     config = {
         "trainer": {
             "max_epochs": 1,
@@ -126,11 +127,16 @@ def write_training_config(tmp_path, path, **model_args):
             "logger": False,
             "enable_progress_bar": False,
             "enable_checkpointing": False,
+            **(trainer or {}),
         },
         "model": {
             "class_path": "opl.train.OperatorModule",
             "init_args": {
-                "model": {"class_path": "opl.models.MgNO", "init_args": {**TINY_MGNO, **model_args}}
+                "model": {
+                    "class_path": "opl.models.MgNO",
+                    "init_args": {**TINY_MGNO, **model_args},
+                },
+                **(module or {}),
             },
         },
         "data": {
@@ -167,6 +173,48 @@ def test_opl_fit_runs_from_a_config_and_errors_are_clear(darcy_file, tmp_path, c
     assert "chanels" in capsys.readouterr().err
 
 
+def test_checkpoints_live_under_the_root_dir_and_a_finished_run_extends(darcy_file, tmp_path):
+    """A ModelCheckpoint without dirpath writes to <default_root_dir>/checkpoints; a finished
+    per-epoch OneCycle run resumed with more epochs goes on at its final learning rate."""
+    checkpoint = {
+        "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+        "init_args": {"filename": "best", "monitor": "val/rel_l2", "save_last": True},
+    }
+    lr_monitor = {"class_path": "lightning.pytorch.callbacks.LearningRateMonitor"}
+    config = write_training_config(
+        tmp_path,
+        darcy_file,
+        trainer={
+            "max_epochs": 6,
+            "enable_checkpointing": True,
+            "callbacks": [checkpoint, lr_monitor],
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp_path), "version": "v"},
+            },
+        },
+        module={
+            "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-3}},
+            "scheduler": {"interval": "epoch", "div_factor": 2.0, "final_div_factor": 10.0},
+        },
+    )
+    assert main(["fit", "--config", config]) == 0
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert last.exists() and (tmp_path / "checkpoints" / "best.ckpt").exists()
+    more = ["--ckpt_path", str(last), "--trainer.max_epochs", "8"]
+    assert main(["fit", "--config", config, *more, "--trainer.logger.init_args.version", "w"]) == 0
+
+    def rates(version):
+        with open(tmp_path / "lightning_logs" / version / "metrics.csv") as f:
+            return [float(r["lr-Adam"]) for r in csv.DictReader(f) if r.get("lr-Adam")]
+
+    # 6 epochs of the cycle, from lr / 2 to lr / (2 · 10), then 2 more at lr / (2 · 10)
+    first, extension = rates("v"), rates("w")
+    assert len(first) == 6 and first[0] == pytest.approx(5e-4) and max(first) > 9e-4
+    assert first[-1] == pytest.approx(5e-5)
+    assert extension == [pytest.approx(5e-5)] * 2
+
+
 def test_splits_beyond_the_file_are_refused_when_a_stage_needs_them(darcy_file):
     from data_gen.errors import OplInputError
 
@@ -198,7 +246,7 @@ def test_a_test_only_data_module_evaluates_a_trained_model_on_another_file(
     # the model keeps its training statistics; the metric is the mean over samples of
     # ||pred - u|| / ||u|| on the file's own 65² grid
     torch.testing.assert_close(module.out_normalizer.mean, mean)
-    x, y = zero_shot.data["test"][1]
+    x, y = zero_shot.tensors("test", 1)
     module.eval()
     with torch.no_grad():
         pred = module(x)
@@ -270,10 +318,10 @@ def test_subsampled_splits_are_every_stride_th_point_of_the_file(darcy_file):
     data.setup()
     with h5py.File(darcy_file, "r") as f:
         coeff, solution = f["coeff"][()], f["solution"][()]
-    x, y = data.data["train"][2]
+    x, y = data.tensors("train", 2)
     assert x.shape == (16, 1, 17, 17)
     np.testing.assert_array_equal(x[:, 0].numpy(), coeff[:16, ::2, ::2])
-    xv, yv = data.data["val"][3]
+    xv, yv = data.tensors("val", 3)
     np.testing.assert_array_equal(yv[:, 0].numpy(), solution[16:20, ::3, ::3])
     assert data.resolutions == ["33x33", "17x17", "11x11"]
 
