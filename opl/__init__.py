@@ -4,7 +4,14 @@
 that ``import opl`` needs no torch (dataset generation runs without it).
 """
 
-__all__ = ["load"]
+from importlib.metadata import PackageNotFoundError, version
+
+__all__ = ["__version__", "load"]
+
+try:
+    __version__ = version("opl")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "unknown"
 
 
 def __getattr__(name: str):

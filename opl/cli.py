@@ -43,7 +43,7 @@ def _train(argv: list[str]) -> int:
     from opl.train.cli import run_lightning
 
     try:
-        run_lightning(argv)
+        run_lightning(_shipped_configs(argv))
     except OplInputError as err:
         print(f"opl {argv[0]}: error: {err}", file=sys.stderr)
         return 2
@@ -53,12 +53,30 @@ def _train(argv: list[str]) -> int:
     return 0
 
 
+def _shipped_configs(argv: list[str]) -> list[str]:
+    """``argv`` with every ``--config`` value that is not a file but names a shipped config
+    replaced by that config's path (``opl.configs.resolve_config``)."""
+    from opl.configs import resolve_config
+
+    out = []
+    for i, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            arg = "--config=" + resolve_config(arg.split("=", 1)[1])
+        elif i > 0 and argv[i - 1] == "--config":
+            arg = resolve_config(arg)
+        out.append(arg)
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
+    import opl
+
     parser = argparse.ArgumentParser(
         prog="opl",
         description="Operator learning for PDEs. Training: opl {fit,validate,test,predict} "
         "--config CONFIG (Lightning's CLI; see opl fit --help).",
     )
+    parser.add_argument("--version", action="version", version=f"opl {opl.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gen = sub.add_parser(
@@ -67,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Generate a dataset file from a YAML generator config (configs/data/*.yaml). "
         "An interrupted run resumes when the same command is run again.",
     )
-    gen.add_argument("config", help="generator config (YAML)")
+    gen.add_argument(
+        "config", help="generator config (YAML), or a shipped one: configs/data/NAME.yaml"
+    )
     gen.add_argument("-o", "--output", help="output file (default: the config's 'output')")
     gen.add_argument(
         "--workers",
@@ -118,8 +138,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _generate(args: argparse.Namespace) -> int:
     from data_gen.run import generate, load_run_config
+    from opl.configs import resolve_config
 
-    config = load_run_config(args.config, n_samples=args.n_samples)
+    config = load_run_config(resolve_config(args.config), n_samples=args.n_samples)
     path = generate(
         config,
         args.output,

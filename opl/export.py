@@ -3,8 +3,9 @@
 A bundle (``.opl``) is a zip archive with two members:
 
 * ``model.safetensors``: the weights of the model and of its input/output normalisers (keys
-  ``model.*``, ``in_normalizer.*``, ``out_normalizer.*``), in the safetensors format -- plain
-  tensors, never a pickle;
+  ``model.*``, ``in_normalizer.*``, ``out_normalizer.*``) and, for a mesh operator (SPON), the
+  mesh it was built on (``mesh.points``, ``mesh.cells``, ``mesh.boundary/<name>``, ...), in the
+  safetensors format -- plain tensors, never a pickle;
 * ``model.json``: ``format_version``, ``opl_version``, the model ``class`` (a name from the
   allow-list ``opl.models.MODELS``) and its ``init_args``, the ``grid`` it was trained on,
   the dataset ``provenance`` and the SHA-256 of ``model.safetensors``.
@@ -29,7 +30,9 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+import opl
 from data_gen.errors import OplInputError
+from data_gen.fem.mesh import mesh_arrays, mesh_from_arrays, provided_meshes
 from opl.data.normalize import ChannelNormalizer
 from opl.models import MODELS
 from opl.models.base import Operator, predict
@@ -38,6 +41,8 @@ BUNDLE_FORMAT = "1.0"
 """Version of the bundle format; ``load`` refuses bundles of a newer major version."""
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
+MESH = "mesh."
+"""Prefix of the mesh arrays a mesh operator's bundle carries (``fem.mesh.mesh_arrays``)."""
 
 
 class BundleError(OplInputError):
@@ -115,10 +120,13 @@ def write_bundle(
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"in_normalizer.{k}": v for k, v in in_normalizer.state_dict().items()})
     tensors.update({f"out_normalizer.{k}": v for k, v in out_normalizer.state_dict().items()})
+    if hasattr(model, "base_mesh"):  # a mesh operator carries its mesh
+        arrays = mesh_arrays(model.base_mesh)
+        tensors.update({f"{MESH}{k}": torch.from_numpy(v) for k, v in arrays.items()})
     weights = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
     metadata = {
         "format_version": BUNDLE_FORMAT,
-        "opl_version": _opl_version(),
+        "opl_version": opl.__version__,
         "class": name,
         "init_args": model.init_args,
         **({"mesh_sha256": model.mesh_sha256} if hasattr(model, "mesh_sha256") else {}),
@@ -152,17 +160,20 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedO
             f"{path}: model class {name!r} is not in opl.models' allow-list "
             f"({', '.join(MODELS)}); refusing to build it"
         )
+    tensors = load_safetensors(weights)
+    meshes = _carried_mesh(path, metadata, tensors)
     try:
-        model = MODELS[name](**metadata["init_args"])
+        with provided_meshes(meshes):
+            model = MODELS[name](**metadata["init_args"])
     except (TypeError, ValueError) as err:
         raise BundleError(f"{path}: cannot build {name} from its init_args ({err})") from None
     recorded = metadata.get("mesh_sha256")
     if recorded is not None and recorded != getattr(model, "mesh_sha256", None):
         raise BundleError(
-            f"{path}: {name} was trained on another mesh than the one its init_args name now "
-            f"(mesh SHA-256 {recorded[:12]}... recorded); restore that mesh file"
+            f"{path}: {name} was trained on another mesh than the one "
+            + ("it carries" if meshes else "its init_args name now")
+            + f" (mesh SHA-256 {recorded[:12]}... recorded)"
         )
-    tensors = load_safetensors(weights)
     in_norm = ChannelNormalizer(model.in_channels)
     out_norm = ChannelNormalizer(model.out_channels)
     try:
@@ -178,6 +189,17 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedO
             f"{path}: weights do not fit {name} ({' '.join(str(err).split())[:300]})"
         ) from None
     return LoadedOperator(model, in_norm, out_norm, metadata).to(device).eval()
+
+
+def _carried_mesh(path: str, metadata: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict:
+    """``{(mesh, level): the mesh the bundle carries}``, or ``{}`` (a grid operator, or a bundle
+    from before bundles carried meshes: the mesh is then read from ``init_args``' name)."""
+    arrays = {k[len(MESH) :]: v.numpy() for k, v in tensors.items() if k.startswith(MESH)}
+    if not arrays:
+        return {}
+    args = metadata.get("init_args", {})
+    mesh = mesh_from_arrays(arrays, f"{path}: the mesh it carries")
+    return {(args.get("mesh"), args.get("level", 0)): mesh}
 
 
 class ExportUnsupported(OplInputError):
@@ -320,12 +342,3 @@ def _read(path: str) -> tuple[dict[str, Any], bytes]:
     if hashlib.sha256(weights).hexdigest() != metadata.get("weights_sha256"):
         raise BundleError(f"{path}: the weights do not match their recorded SHA-256 (tampered?)")
     return metadata, weights
-
-
-def _opl_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("opl")
-    except PackageNotFoundError:
-        return "unknown"

@@ -9,9 +9,11 @@ below 1e-12 of the mean) and a consistent orientation (no inverted triangles).
 
 from __future__ import annotations
 
+import contextlib
+import importlib.resources
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import meshio
@@ -21,14 +23,69 @@ from skfem.io.meshio import from_meshio
 
 from data_gen.errors import OplInputError
 
-MESH_DIR = Path(os.environ.get("OPL_MESH_DIR", Path(__file__).resolve().parents[2] / "meshes"))
-"""Where named meshes live: the repository's meshes/ (override with ``OPL_MESH_DIR``)."""
+MESH_DIR = Path(
+    os.environ.get("OPL_MESH_DIR") or str(importlib.resources.files("data_gen._meshes"))
+)
+"""Where named meshes live: ``meshes/`` of a source checkout, installed as package data
+(``data_gen._meshes``) by a wheel (override with ``OPL_MESH_DIR``)."""
 DEGENERATE_AREA = 1e-12
 """A triangle whose area is below this fraction of the mean area is degenerate."""
 
 
 class MeshError(OplInputError):
     """A mesh file that is missing, unreadable, or not a valid triangulation."""
+
+
+_PROVIDED: dict[tuple[str, int], skfem.MeshTri] = {}
+
+
+@contextlib.contextmanager
+def provided_meshes(meshes: dict[tuple[str, int], skfem.MeshTri]) -> Iterator[None]:
+    """Within the block, ``load_mesh(name, level)`` takes ``meshes[(name, level)]`` instead of
+    reading a file: how a bundle builds its mesh operator on the mesh it carries."""
+    saved = dict(_PROVIDED)
+    _PROVIDED.update(meshes)
+    try:
+        yield
+    finally:
+        _PROVIDED.clear()
+        _PROVIDED.update(saved)
+
+
+def mesh_arrays(mesh: skfem.MeshTri) -> dict[str, np.ndarray]:
+    """The arrays that make ``mesh`` again (``mesh_from_arrays``): ``points`` (2, n) float64,
+    ``cells`` (3, m) int64, and ``boundary/<name>`` facet / ``subdomain/<name>`` element indices."""
+    arrays = {"points": np.asarray(mesh.p, np.float64), "cells": np.asarray(mesh.t, np.int64)}
+    for kind, groups in (("boundary", mesh.boundaries), ("subdomain", mesh.subdomains)):
+        arrays.update(
+            {f"{kind}/{name}": np.asarray(v, np.int64) for name, v in (groups or {}).items()}
+        )
+    return arrays
+
+
+def mesh_from_arrays(arrays: dict[str, np.ndarray], where: str) -> skfem.MeshTri:
+    """The checked mesh of ``mesh_arrays``' output (``where`` names the source in errors)."""
+    if "points" not in arrays or "cells" not in arrays:
+        raise MeshError(f"{where}: no mesh arrays (expected 'points' and 'cells')")
+    points, cells = np.asarray(arrays["points"], float), np.asarray(arrays["cells"], np.int64)
+    if points.ndim != 2 or points.shape[0] != 2 or cells.ndim != 2 or cells.shape[0] != 3:
+        raise MeshError(
+            f"{where}: expected points (2, n) and cells (3, m), got {points.shape} and "
+            f"{cells.shape}"
+        )
+    if cells.size and (cells.min() < 0 or cells.max() >= points.shape[1]):
+        raise MeshError(f"{where}: cells refer to points outside [0, {points.shape[1]})")
+    check_triangles(points.T, cells.T, where, oriented=False)  # scikit-fem's order
+    groups = {
+        kind: {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{kind}/")}
+        for kind in ("boundary", "subdomain")
+    }
+    return skfem.MeshTri(
+        points,
+        cells,
+        _boundaries=groups["boundary"] or None,
+        _subdomains=groups["subdomain"] or None,
+    )
 
 
 def mesh_file(mesh: str, level: int = 0) -> Path:
@@ -56,6 +113,9 @@ def load_mesh(mesh: str, level: int = 0, refine: int = 0) -> skfem.MeshTri:
     """
     if not isinstance(refine, int) or refine < 0:
         raise MeshError(f"refine: expected an integer >= 0, got {refine!r}")
+    if (mesh, level) in _PROVIDED:
+        loaded = _PROVIDED[(mesh, level)]
+        return loaded.refined(refine) if refine else loaded
     path = mesh_file(mesh, level)
     try:
         raw = meshio.read(path)
@@ -74,8 +134,11 @@ def load_mesh(mesh: str, level: int = 0, refine: int = 0) -> skfem.MeshTri:
     return loaded.refined(refine) if refine else loaded
 
 
-def check_triangles(points: np.ndarray, triangles: np.ndarray, where: str) -> None:
-    """Raise ``MeshError`` if a triangle is degenerate or oriented against the others."""
+def check_triangles(
+    points: np.ndarray, triangles: np.ndarray, where: str, oriented: bool = True
+) -> None:
+    """Raise ``MeshError`` if a triangle is degenerate or (``oriented``: for a mesh file's own
+    triangles, which scikit-fem later reorders) oriented against the others."""
     a, b, c = (points[triangles[:, i]] for i in range(3))
     area = 0.5 * (
         (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
@@ -88,7 +151,7 @@ def check_triangles(points: np.ndarray, triangles: np.ndarray, where: str) -> No
             f"{degenerate[0]} with nodes {triangles[degenerate[0]].tolist()}"
         )
     minority = np.flatnonzero(np.sign(area) != np.sign(np.sum(np.sign(area))))
-    if minority.size:
+    if oriented and minority.size:
         raise MeshError(
             f"{where}: {minority.size} inverted triangle(s) (orientation opposite to the rest), "
             f"first at element {minority[0]} with nodes {triangles[minority[0]].tolist()}"

@@ -115,7 +115,9 @@ class MeshOperator(Operator):
                 f"are the meshes the data's mesh was refined from), got {coarsening!r}"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
-        meshes = [load_mesh(mesh, level, refine - coarsening)]
+        self.base_mesh = load_mesh(mesh, level)
+        """The mesh as named (before ``refine``): what a bundle carries."""
+        meshes = [self.base_mesh.refined(refine - coarsening)]
         for _ in range(coarsening):
             meshes.append(meshes[-1].refined())
         self.spaces = [FESpace(m, element) for m in meshes]

@@ -36,6 +36,7 @@ reference) and cuDNN's weight gradients. The kernel's results are deterministic.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import threading
 import warnings
@@ -53,8 +54,9 @@ from opl.ops.mg_smooth import reference_forward as smooth_reference_forward
 ENVIRONMENT_VARIABLE = "OPL_KERNELS"
 MODES = ("auto", "off", "on", "require")
 
-KERNEL_DIR = Path(__file__).resolve().parents[2] / "kernels"
-"""``kernels/`` of the source checkout this package is imported from."""
+KERNEL_DIR = Path(str(importlib.resources.files("opl._kernels")))
+"""The CUDA sources: ``kernels/`` of a source checkout, installed as package data
+(``opl._kernels``) by a wheel."""
 
 BINDING = KERNEL_DIR / "opl_kernels.cpp"
 
@@ -96,7 +98,8 @@ def _build() -> ModuleType:
     sources = cuda_sources()
     if not BINDING.is_file() or not sources:
         raise FileNotFoundError(
-            f"no CUDA kernel sources at {KERNEL_DIR} (they need a source checkout of opl)"
+            f"no CUDA kernel sources at {KERNEL_DIR} (an installation of opl without its "
+            "package data? reinstall opl)"
         )
     return load(
         name="opl_kernels",

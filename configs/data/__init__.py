@@ -1,0 +1,1 @@
+"""Generator configs (``opl generate``)."""

@@ -1,0 +1,1 @@
+"""The triangle meshes of the finite-element generators (installed as ``data_gen._meshes``)."""
