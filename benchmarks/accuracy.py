@@ -71,7 +71,6 @@ import importlib.util
 import multiprocessing
 import os
 import platform
-import resource
 import shlex
 import sys
 import tempfile
@@ -84,7 +83,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from machine import code_version, cpu_model  # benchmarks/machine.py
+from machine import code_version, cpu_model, peak_rss_mb  # benchmarks/machine.py
 from torch import nn
 from torch.nn import functional as F
 
@@ -220,18 +219,6 @@ class EpochRecorder(L.Callback):
 def log(message: str) -> None:
     """A progress line on stderr."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set so far in MB (``VmHWM``; see the module docstring)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import subprocess
 
 
@@ -40,3 +41,18 @@ def publish(lines: list[str], markdown: str | None) -> None:
     if markdown:
         with open(markdown, "w") as f:
             f.write(report + "\n")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far in MB: ``VmHWM`` of ``/proc/self/status``. (On
+    Linux ``getrusage(RUSAGE_SELF).ru_maxrss`` of a spawned child starts at the *parent's* peak,
+    which survives fork and exec, so it does not measure the child alone; it is only the fallback
+    where ``/proc`` is missing.)"""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -34,7 +34,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
-from machine import code_version, cpu_model, publish  # benchmarks/machine.py
+from machine import code_version, cpu_model, peak_rss_mb, publish  # benchmarks/machine.py
 
 from opl.models import TNO, MgNO, PatchTNO
 
@@ -43,15 +43,6 @@ MODELS = {
     "PatchTNO": lambda: PatchTNO(patches=8, width=32, heads=4, layers=4, ffn_width=128),
     "MgNO": lambda: MgNO(),
 }
-
-
-def peak_rss_mb() -> float:
-    """``VmHWM`` of this process, MB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def measure(name: str, n: int, batch: int, repeats: int, device: str) -> tuple[float, float]:
