@@ -151,9 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, streaming, workers in RUNS:
             results.append(in_fresh_process(path, samples, name, streaming, workers))
             r = results[-1]
-            log(
-                f"{samples} samples, {name}: {r.throughput:.1f} samples/s, peak {r.rss_end_mb:.0f} MB"
-            )
+            log(f"{samples} samples, {name}: {r.throughput:.1f} samples/s, {r.rss_end_mb:.0f} MB")
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     lines = [
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores ({platform.platform()})",

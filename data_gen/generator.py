@@ -20,17 +20,50 @@ import numpy as np
 from data_gen.config import from_mapping
 from data_gen.errors import ConfigError, SolverError
 
-Role = Literal["input", "output", "parameter", "reference"]
+Role = Literal["input", "output", "parameter", "reference", "prediction"]
+ROLES: tuple[str, ...] = ("input", "output", "parameter", "reference", "prediction")
+"""What a field is to a model: ``prediction`` marks a model's output written by ``opl predict``."""
+GridConvention = Literal["nodes", "cells", "periodic"]
+GRID_CONVENTIONS: tuple[str, ...] = ("nodes", "cells", "periodic")
+"""Where the points of a grid axis of [lo, hi] lie: ``nodes`` lo + i h with both ends (h = (hi -
+lo)/(n - 1)), ``cells`` the cell centres lo + (i + ½) h (h = (hi - lo)/n), ``periodic`` lo + i h
+without the end point hi ≡ lo (h = (hi - lo)/n)."""
+
+
+def unit_grid(n: int, convention: str) -> np.ndarray:
+    """The ``n`` points of ``convention`` (``GRID_CONVENTIONS``) on [0, 1]."""
+    if convention == "nodes":
+        return np.linspace(0.0, 1.0, n)
+    if convention == "cells":
+        return (np.arange(n) + 0.5) / n
+    if convention == "periodic":
+        return np.arange(n) / n
+    raise ConfigError(f"grid: {convention!r}; expected one of {', '.join(GRID_CONVENTIONS)}")
+
+
+def convention_of(values: np.ndarray) -> str | None:
+    """The convention whose points on [0, 1] ``values`` are (to 1e-6 of the spacing), if any."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size < 2:
+        return None
+    h = abs(values[1] - values[0])
+    for convention in GRID_CONVENTIONS:
+        if np.allclose(values, unit_grid(values.size, convention), rtol=0, atol=1e-6 * h):
+            return convention
+    return None
 
 
 @dataclass(frozen=True)
 class Coordinate:
-    """A dimension with its coordinate values (1-D, numbers or strings) and CF-style metadata."""
+    """A dimension with its coordinate values (1-D, numbers or strings) and CF-style metadata;
+    ``grid`` is the convention of a spatial axis (stored as the coordinate's ``grid``
+    attribute)."""
 
     name: str
     values: np.ndarray
     long_name: str
     units: str = "1"
+    grid: GridConvention | None = None
 
 
 @dataclass(frozen=True)
@@ -118,11 +151,15 @@ def solve_sample(generator: Generator, seed: int, index: int) -> dict[str, np.nd
         raise SolverError(f"sample {index}: {type(err).__name__}: {err}") from err
 
 
-def grid_coordinates(x: np.ndarray, names: tuple[str, ...] = ("x", "y")) -> tuple[Coordinate, ...]:
-    """The coordinates of a tensor-product grid with the same 1-D points ``x`` on every axis."""
+def grid_coordinates(
+    x: np.ndarray, grid: GridConvention, names: tuple[str, ...] = ("x", "y")
+) -> tuple[Coordinate, ...]:
+    """The coordinates of a tensor-product grid with the same 1-D points ``x`` (of convention
+    ``grid``) on every axis."""
     ordinal = ("first", "second", "third")
     return tuple(
-        Coordinate(name, x, f"{ordinal[i]} spatial coordinate") for i, name in enumerate(names)
+        Coordinate(name, x, f"{ordinal[i]} spatial coordinate", grid=grid)
+        for i, name in enumerate(names)
     )
 
 

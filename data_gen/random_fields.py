@@ -76,6 +76,13 @@ class GaussianRandomField:
         """σ, with its default ``τ^(α - d/2)`` filled in for a ``ndim``-dimensional box."""
         return self.sigma if self.sigma is not None else self.tau ** (self.alpha - ndim / 2)
 
+    @property
+    def grid_convention(self) -> str:
+        """Where samples live: ``periodic``, ``cells`` (``fno`` Neumann) or ``nodes``."""
+        if self.boundary == "periodic":
+            return "periodic"
+        return "cells" if self.convention == "fno" else "nodes"
+
     def grid(self, s: int) -> np.ndarray:
         """The 1-D grid on which samples of ``s`` points per axis live."""
         if self.boundary == "periodic":

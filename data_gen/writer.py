@@ -218,6 +218,8 @@ def _create(path: str, layout: Layout, run_config: dict[str, Any], pde: str) -> 
                 var = f.create_variable(coord.name, (coord.name,), values.dtype, data=values)
             var.attrs["long_name"] = coord.long_name
             var.attrs["units"] = coord.units
+            if coord.grid is not None:
+                var.attrs["grid"] = coord.grid
         for static in layout.variables:
             values = np.asarray(static.values)
             var = f.create_variable(static.name, static.dims, values.dtype, data=values)
@@ -254,7 +256,8 @@ def _write_global_attrs(attrs: Any, layout: Layout, run_config: dict[str, Any], 
     attrs["pde"] = pde
     attrs["generator"] = run_config["generator"]["class_path"]
     attrs["generator_config"] = canonical_yaml(run_config)
-    attrs["seed"] = int(run_config["seed"])
+    if "seed" in run_config:  # generated files; imported ones have no seed of opl's
+        attrs["seed"] = int(run_config["seed"])
     attrs["n_samples"] = int(run_config["n_samples"])
     for key, value in layout.attrs.items():
         attrs[key] = value

@@ -11,6 +11,7 @@ import os
 import sys
 
 from data_gen.errors import OplInputError
+from data_gen.generator import GRID_CONVENTIONS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +71,7 @@ def _shipped_configs(argv: list[str]) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     import opl
+    from opl.data.importers import FORMATS
 
     parser = argparse.ArgumentParser(
         prog="opl",
@@ -103,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="summarise a dataset file")
     info.add_argument("file", help="an opl dataset (HDF5)")
     info.add_argument("--config", action="store_true", help="also print the generator config")
+    info.add_argument(
+        "--check",
+        action="store_true",
+        help="also make every check training makes (grid, readers, every chunk finite)",
+    )
     info.set_defaults(run=_info)
 
     export = sub.add_parser(
@@ -127,6 +134,27 @@ def _parser() -> argparse.ArgumentParser:
         help="grid for onnx / torch-export (default: the training grid)",
     )
     export.set_defaults(run=_export)
+
+    imp = sub.add_parser(
+        "import",
+        help="write a dataset from another tool (.npz, .pt, netCDF, PDEBench, The Well) in "
+        "opl's format",
+        description="Convert a dataset file of another tool into an opl dataset "
+        "(opl.data.importers explains each format).",
+    )
+    imp.add_argument("source", help="the file to import")
+    imp.add_argument("-o", "--output", required=True, help="the opl dataset to write (.h5)")
+    imp.add_argument("--format", choices=FORMATS, help="the source's format (default: guessed)")
+    imp.add_argument("--input-fields", nargs="+", default=[], metavar="NAME",
+                     help="the source's input fields (npz, pt, netCDF)")  # fmt: skip
+    imp.add_argument("--output-fields", nargs="+", default=[], metavar="NAME",
+                     help="the source's output fields (npz, pt, netCDF)")  # fmt: skip
+    imp.add_argument("--dims", nargs="+", help="dimension names after the sample axis (npz, pt)")
+    imp.add_argument("--rename", nargs="+", default=[], metavar="OLD=NEW",
+                     help="dimension names to map onto x, y, z, t, component (netCDF)")  # fmt: skip
+    imp.add_argument("--grid", choices=GRID_CONVENTIONS, help="grid convention of every axis")
+    imp.add_argument("--pde", help="the PDE's short name, stored as the file's pde attribute")
+    imp.set_defaults(run=_import)
 
     plot = sub.add_parser("plot", help="draw the fields of one sample of a dataset as a PNG")
     plot.add_argument("file", help="an opl dataset (HDF5)")
@@ -156,6 +184,11 @@ def _info(args: argparse.Namespace) -> int:
     from opl.data.summary import summarise
 
     print(summarise(args.file, with_config=args.config))
+    if args.check:
+        from opl.data.check import check_dataset
+
+        lines = check_dataset(args.file)
+        print("\n".join(["  check", *("    " + line for line in lines), "  ok"]))
     return 0
 
 
@@ -164,6 +197,27 @@ def _plot(args: argparse.Namespace) -> int:
 
     output = args.output or os.path.splitext(args.file)[0] + f"_sample{args.sample}.png"
     print(f"wrote {plot_sample(args.file, args.sample, output)}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from opl.data.importers import ImportOptions, import_dataset
+
+    rename = {}
+    for pair in args.rename:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise OplInputError(f"--rename: expected OLD=NEW, got {pair!r}")
+        rename[old] = new
+    options = ImportOptions(
+        inputs=tuple(args.input_fields),
+        outputs=tuple(args.output_fields),
+        dims=tuple(args.dims) if args.dims else None,
+        rename=rename,
+        grid=args.grid,
+        pde=args.pde,
+    )
+    print(f"wrote {import_dataset(args.source, args.output, args.format, options)}")
     return 0
 
 

@@ -312,8 +312,7 @@ def _describe(data: dict[str, Any], checkpoint: str) -> tuple[dict, dict]:
         subsample = int(data.get("subsample", 1))
         grid["subsample"] = subsample
         if os.path.exists(path):
-            from opl.data.dataset_file import DatasetFile
-            from opl.data.grid_dataset import SPATIAL_DIMS
+            from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile
 
             with DatasetFile(path) as ds:
                 for key in ("pde", "equation", "domain", "boundary_conditions", "generator"):

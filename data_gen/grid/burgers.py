@@ -190,7 +190,9 @@ class Burgers(Generator):
         times = self.t_end * np.arange(1, self.n_snapshots + 1) / self.n_snapshots
         return Layout(
             coordinates=(
-                Coordinate("x", self.grf.grid(self.resolution), "spatial coordinate"),
+                Coordinate(
+                    "x", self.grf.grid(self.resolution), "spatial coordinate", grid="periodic"
+                ),
                 Coordinate("t", times, "time"),
             ),
             fields=(

@@ -60,7 +60,7 @@ class Darcy(Generator):
     def layout(self) -> Layout:
         x = self.grf.grid(self.resolution)
         return Layout(
-            coordinates=(*grid_coordinates(x),),
+            coordinates=(*grid_coordinates(x, self.grf.grid_convention),),
             fields=(
                 FieldSpec("coeff", ("x", "y"), "input", "diffusion coefficient a"),
                 FieldSpec("solution", ("x", "y"), "output", "solution u"),

@@ -303,7 +303,7 @@ class Helmholtz(Generator):
         x = np.linspace(0.0, 1.0, self.resolution)
         return Layout(
             coordinates=(
-                *grid_coordinates(x),
+                *grid_coordinates(x, "nodes"),
                 Coordinate("component", np.array(["real", "imag"]), "part of the complex field"),
             ),
             fields=(

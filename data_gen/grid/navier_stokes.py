@@ -234,7 +234,7 @@ class NavierStokes(Generator):
         times = self.t_end * np.arange(1, self.n_snapshots + 1) / self.n_snapshots
         return Layout(
             coordinates=(
-                *grid_coordinates(x),
+                *grid_coordinates(x, "periodic"),
                 Coordinate("t", times, "time"),
             ),
             fields=(

@@ -37,7 +37,7 @@ class Poisson(Generator):
     def layout(self) -> Layout:
         x = node_grid(self.resolution)
         return Layout(
-            coordinates=(*grid_coordinates(x),),
+            coordinates=(*grid_coordinates(x, "nodes"),),
             fields=(
                 FieldSpec("forcing", ("x", "y"), "input", "source term f"),
                 FieldSpec("solution", ("x", "y"), "output", "solution u"),

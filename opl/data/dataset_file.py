@@ -15,7 +15,23 @@ import numpy as np
 import yaml
 
 from data_gen.errors import DatasetFileError
+from data_gen.generator import GRID_CONVENTIONS, ROLES, convention_of
 from data_gen.writer import FORMAT_VERSION, open_for_reading
+
+SPATIAL_DIMS = ("x", "y", "z")
+UNIFORM_TOLERANCE = 1e-6
+"""Grid points may deviate from a uniform grid by this fraction of the spacing (float32 files)."""
+
+
+@dataclass(frozen=True)
+class GridAxis:
+    """A spatial axis of a grid dataset: its points, their convention (``nodes``, ``cells`` or
+    ``periodic``, see ``data_gen.generator.GRID_CONVENTIONS``) and spacing."""
+
+    name: str
+    values: np.ndarray
+    convention: str
+    spacing: float
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,8 @@ class DatasetFile:
                 for name, var in self._file.items()
                 if isinstance(var, h5py.Dataset) and "role" in var.attrs
             }
+            for info in self.fields.values():
+                _check_field(self.path, info, self._file)
         except BaseException:
             self._file.close()
             raise
@@ -107,6 +125,37 @@ class DatasetFile:
             for d in self.fields[name].dims[1:]
         )
         return self._file[name][(indices, *region)]
+
+    def grid(self) -> list[GridAxis]:
+        """The spatial axes (``x``, ``y``, ``z``) the fields use, in order, with the convention
+        of each: its coordinate's ``grid`` attribute, or else read off its values, which must
+        then span the unit interval as one of the conventions does."""
+        used = [d for d in SPATIAL_DIMS if any(d in f.dims for f in self.fields.values())]
+        return [self._axis(d) for d in used]
+
+    def _axis(self, name: str) -> GridAxis:
+        values = np.asarray(self._file[name][:], dtype=np.float64)
+        where = f"{self.path}: coordinate {name!r}"
+        if values.ndim != 1 or values.size < 2:
+            raise DatasetFileError(f"{where}: expected at least 2 points, got shape {values.shape}")
+        steps = np.diff(values)
+        spacing = float(steps.mean())
+        if spacing <= 0 or np.abs(steps - spacing).max() > UNIFORM_TOLERANCE * spacing:
+            raise DatasetFileError(f"{where}: expected uniformly increasing points")
+        declared = _plain(self._file[name].attrs.get("grid"))
+        if declared is None:
+            declared = convention_of(values)
+            if declared is None:
+                raise DatasetFileError(
+                    f"{where}: points {values[0]:g} ... {values[-1]:g} (spacing {spacing:g}) do "
+                    "not say which grid they are; set its attribute grid to one of "
+                    + ", ".join(GRID_CONVENTIONS)
+                )
+        elif declared not in GRID_CONVENTIONS:
+            raise DatasetFileError(
+                f"{where}: grid {declared!r}; expected one of {', '.join(GRID_CONVENTIONS)}"
+            )
+        return GridAxis(name, values, declared, spacing)
 
     def has(self, name: str) -> bool:
         """Whether the file has a variable ``name``."""
@@ -181,6 +230,49 @@ def _check_format(path: str, attrs: dict[str, Any]) -> None:
             f"{path}: dataset format {version} is not readable by this opl "
             f"(it reads format {FORMAT_VERSION.split('.')[0]}.x); upgrade opl"
         )
+
+
+def _check_field(path: str, info: FieldInfo, file: h5py.File) -> None:
+    """Refuse a field training would trip over: an unknown role, a dimension without a name (no
+    dimension scale), ``sample`` not first, spatial dimensions out of order or not last, or one
+    without its coordinate variable."""
+    where = f"{path}: field {info.name!r}"
+    if info.role not in ROLES:
+        raise DatasetFileError(
+            f"{where}: role {info.role!r}; expected one of {', '.join(ROLES)} (docs/FORMAT.md)"
+        )
+    unnamed = [i for i, d in enumerate(info.dims) if d.startswith("dim") and d not in file]
+    if unnamed:
+        raise DatasetFileError(
+            f"{where}: dimension {unnamed[0]} has no name (no HDF5 dimension scale); write the "
+            "file with opl.data.write_dataset, xarray or h5netcdf (docs/FORMAT.md)"
+        )
+    if info.dims[:1] != ("sample",):
+        raise DatasetFileError(f"{where}: dims {info.dims}; expected 'sample' first")
+    spatial = [d for d in info.dims if d in SPATIAL_DIMS]
+    if spatial != [d for d in SPATIAL_DIMS if d in spatial] or (
+        spatial and list(info.dims[-len(spatial) :]) != spatial
+    ):
+        raise DatasetFileError(
+            f"{where}: dims {info.dims}; expected the spatial dims last and in the order "
+            f"{', '.join(d for d in SPATIAL_DIMS if d in spatial)} (transpose the array)"
+        )
+    for dim in spatial:
+        if not _is_coordinate(file, dim):
+            raise DatasetFileError(
+                f"{where}: no coordinate variable {dim!r} (the positions of its grid points)"
+            )
+
+
+def _is_coordinate(file: h5py.File, name: str) -> bool:
+    """Whether ``name`` is a 1-D variable with values: not missing, not a netCDF dimension
+    without a variable (h5netcdf's marker), not a dataset whose values were never written."""
+    var = file.get(name)
+    if not isinstance(var, h5py.Dataset) or var.ndim != 1:
+        return False
+    if str(_plain(var.attrs.get("NAME", ""))).startswith("This is a netCDF dimension but not"):
+        return False
+    return var.id.get_storage_size() > 0
 
 
 def _field_info(name: str, var: h5py.Dataset) -> FieldInfo:

@@ -16,9 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from data_gen.errors import DatasetFileError
-from opl.data.dataset_file import DatasetFile, FieldInfo, PerProcessFile
-
-SPATIAL_DIMS = ("x", "y", "z")
+from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile, FieldInfo, PerProcessFile
 
 
 class GridFieldDataset(PerProcessFile, Dataset):
@@ -68,13 +66,14 @@ class GridFieldDataset(PerProcessFile, Dataset):
 
 
 def _spatial_shape(path: str, fields: list[FieldInfo]) -> tuple[int, ...]:
-    """The common spatial shape of ``fields``, which must trail their other dimensions."""
+    """The common spatial shape of ``fields`` (their trailing spatial dims, as ``DatasetFile``
+    checks)."""
     shapes = set()
     for f in fields:
         spatial = [d for d in f.dims if d in SPATIAL_DIMS]
-        if not spatial or tuple(f.dims[-len(spatial) :]) != tuple(spatial):
+        if not spatial:
             raise DatasetFileError(
-                f"{path}: field {f.name!r} has dims {f.dims}; expected spatial dims (x, y, z) last"
+                f"{path}: field {f.name!r} has dims {f.dims}; expected grid dims (x, y, z)"
             )
         shapes.add(f.shape[-len(spatial) :])
     if len(shapes) != 1:

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from data_gen.errors import DatasetFileError
-from opl.data.dataset_file import DatasetFile, FieldInfo
-from opl.data.grid_dataset import SPATIAL_DIMS
+from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile, FieldInfo
 
 
 @dataclass(frozen=True)
