@@ -39,8 +39,10 @@ from machine import code_version, cpu_model, peak_rss_mb, publish  # benchmarks/
 from opl.models import TNO, MgNO, PatchTNO
 
 MODELS = {
-    "TNO": lambda: TNO(width=64, heads=8, layers=6, ffn_width=128),
-    "PatchTNO": lambda: PatchTNO(patches=8, width=32, heads=4, layers=4, ffn_width=128),
+    "TNO": lambda: TNO(width=64, heads=8, layers=6, ffn_width=128, grid="nodes"),
+    "PatchTNO": lambda: PatchTNO(
+        patches=8, width=32, heads=4, layers=4, ffn_width=128, grid="nodes"
+    ),
     "MgNO": lambda: MgNO(),
 }
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 import zipfile
 from typing import Any
 
@@ -71,6 +72,7 @@ class LoadedOperator(nn.Module):
         self.metadata = metadata
         dims = model.init_args.get("n_dim", getattr(model, "spatial_dims", None))
         self.n_dim = int(len(metadata["grid"]["shape"]) if dims is None else dims)
+        self._warned: set[tuple[int, ...]] = set()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Batched prediction ``(B, C_in, *spatial) -> (B, C_out, *spatial)``."""
@@ -96,6 +98,7 @@ class LoadedOperator(nn.Module):
                 f"input: expected {self.model.in_channels} channels, got {tensor.shape[1]} "
                 f"(shape {tuple(tensor.shape)})"
             )
+        self._check_grid(tuple(tensor.shape[2:]))
         with torch.no_grad():
             out = super().__call__(tensor)
         if extra >= 1:  # one sample: drop the batch dimension added above
@@ -103,6 +106,31 @@ class LoadedOperator(nn.Module):
         if extra == 2 and out.shape[0] == 1:  # and the channel dimension, for one output channel
             out = out[0]
         return out.cpu().numpy() if as_numpy else out
+
+
+    def _check_grid(self, shape: tuple[int, ...]) -> None:
+        """Act on an input grid other than the training grid as the model requires
+        (``Operator.other_grids``): accept it, warn once per grid, or refuse it."""
+        trained = tuple(self.metadata.get("grid", {}).get("shape") or ())
+        if not trained or shape == trained or shape in self._warned:
+            return
+        name, policy = type(self.model).__name__, type(self.model).other_grids
+        grids = f"{'x'.join(map(str, trained))}, not {'x'.join(map(str, shape))}"
+        if policy == "refuse":
+            raise ValueError(f"input: {name} works on its training grid only ({grids})")
+        if policy == "warn":
+            self._warned.add(shape)
+            warnings.warn(
+                f"{name} was trained on {grids}: its learned stencils are tied to the training "
+                "spacing, so on this grid it is a different operator (expect larger errors)",
+                GridWarning,
+                stacklevel=3,
+            )
+
+
+class GridWarning(UserWarning):
+    """A loaded operator called on a grid other than its training grid, which it runs on but
+    was not trained for."""
 
 
 def write_bundle(

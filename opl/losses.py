@@ -15,8 +15,9 @@ the same whatever its magnitude. Norms run over all channels and grid points of 
   not scaled by 2π.
 * ``RelativeH1FiniteDifference``: ``mean_b sqrt(||e||² + ||∇e||²) / sqrt(||y||² + ||∇y||²)`` with
   ``||v||² = h^d Σ v²`` and ``∇`` by second-order differences (``torch.gradient``, one-sided at
-  the ends) on a grid of spacing ``h = length / (n - 1)`` per axis (a node grid including both
-  ends of an interval of ``length``).
+  the ends) on a grid of spacing ``h`` per axis over an interval of ``length``: ``length / (n -
+  1)`` on ``nodes`` grids (both ends included), ``length / n`` on ``cells`` and ``periodic``
+  ones; the convention is the training data's (``adopt_grid``), ``nodes`` until it is known.
 
 A sample whose target norm is zero makes the ratio infinite; that is reported, not hidden.
 """
@@ -87,6 +88,11 @@ class RelativeH1FiniteDifference(nn.Module):
     def __init__(self, length: float = 1.0) -> None:
         super().__init__()
         self.length = length
+        self.conventions: list[str] | None = None
+
+    def adopt_grid(self, conventions: list[str]) -> None:
+        """The grid convention of each spatial axis (``nodes``, ``cells``, ``periodic``)."""
+        self.conventions = list(conventions)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check(pred, target)
@@ -94,7 +100,11 @@ class RelativeH1FiniteDifference(nn.Module):
 
     def _h1_sq(self, values: torch.Tensor) -> torch.Tensor:
         shape = values.shape[2:]
-        spacing = [self.length / (n - 1) for n in shape]
+        conventions = self.conventions or ["nodes"] * len(shape)
+        spacing = [
+            self.length / (n - 1 if grid == "nodes" else n)
+            for n, grid in zip(shape, conventions, strict=True)
+        ]
         cell = torch.tensor(spacing).prod().item()
         axes = tuple(range(2, values.dim()))
         grads = torch.gradient(values, spacing=spacing, dim=axes)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from torch.utils.data import Dataset
 
 from data_gen.errors import OplInputError
+from opl.data.dataset_file import DatasetFile
 from opl.data.grid_dataset import GridFieldDataset
 from opl.data.splits import SplitDataModule, in_memory
 
@@ -60,6 +61,10 @@ class GridDataModule(SplitDataModule):
             "x".join(map(str, self._fields(range(0), s).spatial_shape)) for s in self.eval_strides
         ]
         """``"64x64"``-style names of the evaluation grids, in dataloader order."""
+        with DatasetFile(path) as ds:
+            self.grid_conventions = [axis.convention for axis in ds.grid()]
+        """The convention of each spatial axis (``nodes``, ``cells``, ``periodic``), from the
+        file's coordinates: models that depend on it take it from here."""
 
     def _fields(self, indices: range, stride: int) -> GridFieldDataset:
         h = self.hparams

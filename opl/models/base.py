@@ -10,16 +10,27 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 
 class Operator(nn.Module):
-    """Base class of ``opl.models``: ``init_args`` holds the arguments of ``__init__``."""
+    """Base class of ``opl.models``: ``init_args`` holds the arguments of ``__init__``.
+
+    ``other_grids`` says what a trained model does on a grid other than its training grid:
+    ``accept`` (discretisation-invariant: the same operator at any resolution), ``warn`` (it
+    runs, but its learned stencils are tied to the training spacing, so it is another operator)
+    or ``refuse`` (it is built on one grid or mesh). A bundle's ``LoadedOperator`` acts on it.
+    """
 
     init_args: dict[str, Any]
+    other_grids: ClassVar[str] = "warn"
+
+    def adopt_grid(self, conventions: list[str]) -> None:
+        """Take the training data's grid convention, one per spatial axis (``nodes``,
+        ``cells``, ``periodic``); models whose arithmetic does not depend on it ignore it."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

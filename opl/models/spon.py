@@ -88,6 +88,7 @@ class MeshOperator(Operator):
     """
 
     decodes_output = False
+    other_grids = "refuse"
     spatial_dims = 1
     """Tensors are (B, C, n_dofs): one "spatial" axis, the dofs."""
 

@@ -7,8 +7,8 @@ Attention is an integral operator over the domain D, per head,
 
 q, k, v pointwise linear maps of u (d channels a head). On a grid with quadrature weights w_y
 (``quadrature_weights``: the trapezoidal rule on node grids with the real spacing, equal weights
-on periodic grids) both integrals become sums, so the discrete operator is softmax attention
-with log w_y added to every score of key y:
+on cell-centred and periodic grids) both integrals become sums, so the discrete operator is
+softmax attention with log w_y added to every score of key y:
 
     Att(u)(x_i) = Σ_j softmax_j(⟨q_i, k_j⟩ / √d + log w_j) v_j .
 
@@ -17,6 +17,10 @@ log-weight enters without an attention mask: one more channel in each head, 1 in
 √d · log w_j in k, adds exactly log w_j to the scores, so PyTorch's fused attention kernels
 (``scaled_dot_product_attention``: flash / memory-efficient, memory linear in the points) apply
 as they are.
+
+The grid convention (``grid``: ``nodes``, ``cells`` or ``periodic``, ``data_gen.generator``'s)
+is the training data's: left unset, it is taken from the dataset file's coordinates when
+training starts (``OperatorModule`` calls ``adopt_grid``) and recorded in ``init_args``.
 
 The model: grid coordinates (in [0, 1] per axis) appended to the input channels, a pointwise
 lift to ``width`` channels, ``layers`` post-norm encoder layers ``v = LN(v + MHA(v))``,
@@ -36,15 +40,14 @@ from torch.nn import functional as F
 
 from opl.models.base import Operator
 
-QUADRATURES = ("trapezoid", "uniform")
+GRIDS = ("nodes", "cells", "periodic")
+"""Grid conventions (``data_gen.generator.GRID_CONVENTIONS``): where the points of [0, 1] lie."""
 
 
-def check_quadrature(quadrature: str) -> None:
-    """Refuse a quadrature rule this module does not know."""
-    if quadrature not in QUADRATURES:
-        raise ValueError(
-            f"quadrature: expected one of {', '.join(QUADRATURES)}, got {quadrature!r}"
-        )
+def check_grid(grid: str | None) -> None:
+    """Refuse a grid convention this module does not know (None: not set yet)."""
+    if grid is not None and grid not in GRIDS:
+        raise ValueError(f"grid: expected one of {', '.join(GRIDS)}, got {grid!r}")
 
 
 def check_heads(width: int, heads: int) -> None:
@@ -54,17 +57,18 @@ def check_heads(width: int, heads: int) -> None:
 
 
 def quadrature_weights(
-    shape: tuple[int, ...], quadrature: str, dtype: torch.dtype, device: torch.device
+    shape: tuple[int, ...], grid: str, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
-    """Weights (Π shape,) of a tensor-product rule on [0, 1]^d, C order: ``trapezoid`` for node
-    grids with both ends (spacing 1/(n-1), halved at the ends), ``uniform`` (1/n each) for
-    periodic grids without the end point. Each rule integrates constants exactly (sum 1)."""
-    check_quadrature(quadrature)
+    """Weights (Π shape,) of a tensor-product rule on [0, 1]^d, C order: the trapezoidal rule on
+    ``nodes`` grids (spacing 1/(n-1), halved at both ends), the midpoint rule on ``cells`` grids
+    and the periodic trapezoidal rule on ``periodic`` ones (1/n each). Each integrates constants
+    exactly (sum 1)."""
+    check_grid(grid)
     weights = torch.ones((), dtype=dtype, device=device)
     for n in shape:
-        if quadrature == "trapezoid":
+        if grid == "nodes":
             if n < 2:
-                raise ValueError(f"trapezoid quadrature needs >= 2 points per axis, got {shape}")
+                raise ValueError(f"a nodes grid needs >= 2 points per axis, got {shape}")
             axis = torch.full((n,), 1.0 / (n - 1), dtype=dtype, device=device)
             axis[0] = axis[-1] = 0.5 / (n - 1)
         else:
@@ -74,15 +78,49 @@ def quadrature_weights(
 
 
 def grid_coordinates(
-    shape: tuple[int, ...], quadrature: str, dtype: torch.dtype, device: torch.device
+    shape: tuple[int, ...], grid: str, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
-    """Coordinates (d, *shape) of the grid's nodes in [0, 1]^d (``uniform``: i / n, the end
-    point excluded; ``trapezoid``: i / (n - 1))."""
+    """Coordinates (d, *shape) of the grid's points in [0, 1]^d: ``nodes`` i / (n - 1),
+    ``cells`` (i + ½) / n, ``periodic`` i / n."""
+    check_grid(grid)
+    offset = 0.5 if grid == "cells" else 0.0
     axes = [
-        torch.arange(n, dtype=dtype, device=device) / (n if quadrature == "uniform" else n - 1)
+        (torch.arange(n, dtype=dtype, device=device) + offset) / (n - 1 if grid == "nodes" else n)
         for n in shape
     ]
     return torch.stack(torch.meshgrid(*axes, indexing="ij"))
+
+
+class OnGrid:
+    """Mixin of the models whose arithmetic depends on the grid convention (``self.grid``):
+    discretisation-invariant operators, so other grids are accepted."""
+
+    grid: str | None
+    other_grids = "accept"
+
+    def adopt_grid(self, conventions: list[str]) -> None:
+        """Take the data's convention (one per spatial axis) if unset; refuse another one."""
+        if len(set(conventions)) != 1:
+            raise ValueError(
+                f"{type(self).__name__} needs one grid convention on every axis; the data have "
+                + ", ".join(conventions)
+            )
+        if self.grid is None:
+            self.grid = self.init_args["grid"] = conventions[0]
+        elif self.grid != conventions[0]:
+            raise ValueError(
+                f"grid: {type(self).__name__} was built for {self.grid} grids, the data are on "
+                f"{conventions[0]} grids (leave grid unset to take the data's)"
+            )
+
+    def checked_grid(self) -> str:
+        """``self.grid``, which must be set by now."""
+        if self.grid is None:
+            raise ValueError(
+                f"grid: {type(self).__name__} does not know its grid convention; train it on a "
+                f"dataset (it takes the file's) or give grid= one of {', '.join(GRIDS)}"
+            )
+        return self.grid
 
 
 class ContinuumAttention(nn.Module):
@@ -128,7 +166,7 @@ class EncoderLayer(nn.Module):
         return self.norm2(v + self.ffn(v))
 
 
-class TNO(Operator):
+class TNO(OnGrid, Operator):
     """Transformer neural operator with point-wise continuum attention (module docstring).
 
     Args:
@@ -139,8 +177,8 @@ class TNO(Operator):
         heads: attention heads.
         layers: encoder layers.
         ffn_width: hidden width of the feed-forward blocks and of the projection.
-        quadrature: ``trapezoid`` (node grids including both ends, as opl's generators write) or
-            ``uniform`` (periodic grids).
+        grid: the grid convention, ``nodes``, ``cells`` or ``periodic`` (default: the training
+            data's, see the module docstring).
     """
 
     def __init__(
@@ -152,14 +190,14 @@ class TNO(Operator):
         heads: int = 8,
         layers: int = 6,
         ffn_width: int = 128,
-        quadrature: str = "trapezoid",
+        grid: str | None = None,
     ) -> None:
         super().__init__()
         if n_dim not in (1, 2):
             raise ValueError(f"n_dim: expected 1 or 2, got {n_dim}")
-        check_quadrature(quadrature)
+        check_grid(grid)
         self.in_channels, self.out_channels, self.n_dim = in_channels, out_channels, n_dim
-        self.quadrature = quadrature
+        self.grid = grid
         self.lift = nn.Linear(in_channels + n_dim, width)
         self.encoder = nn.ModuleList(EncoderLayer(width, heads, ffn_width) for _ in range(layers))
         self.project = nn.Sequential(
@@ -174,10 +212,10 @@ class TNO(Operator):
                 + ", ".join(["n"] * self.n_dim)
                 + f"), got shape {tuple(x.shape)}"
             )
-        b, shape = x.shape[0], tuple(x.shape[2:])
-        coords = grid_coordinates(shape, self.quadrature, x.dtype, x.device)
+        b, shape, grid = x.shape[0], tuple(x.shape[2:]), self.checked_grid()
+        coords = grid_coordinates(shape, grid, x.dtype, x.device)
         v = torch.cat([x, coords.expand(b, *coords.shape)], 1).flatten(2).transpose(1, 2)
-        log_weights = quadrature_weights(shape, self.quadrature, x.dtype, x.device).log()
+        log_weights = quadrature_weights(shape, grid, x.dtype, x.device).log()
         v = self.lift(v)
         for layer in self.encoder:
             v = layer(v, log_weights)
@@ -307,7 +345,7 @@ class PatchEncoderLayer(nn.Module):
         return self.norm2(v + self.ffn(v)).movedim(-1, 2)
 
 
-class PatchTNO(Operator):
+class PatchTNO(OnGrid, Operator):
     """Transformer neural operator on function-space patches, 2-D (METHODS.md §2): the grid is
     cut into ``patches`` x ``patches`` patches of fixed physical size (the cells per patch scale
     with the resolution, the tokens do not), each token the function on its patch.
@@ -324,7 +362,8 @@ class PatchTNO(Operator):
         width, heads, layers, ffn_width: as in ``TNO``.
         qkv: ``pointwise`` or ``spectral``.
         embed_modes, qkv_modes, smoother_modes: Fourier modes per axis of the spectral maps.
-        quadrature: grid convention of the coordinates (``trapezoid`` node grids, ``uniform``).
+        grid: the grid convention of the coordinates (default: the training data's, as
+            ``TNO``'s).
     """
 
     def __init__(
@@ -340,12 +379,12 @@ class PatchTNO(Operator):
         embed_modes: int = 9,
         qkv_modes: int = 9,
         smoother_modes: int = 12,
-        quadrature: str = "trapezoid",
+        grid: str | None = None,
     ) -> None:
         super().__init__()
-        check_quadrature(quadrature)
+        check_grid(grid)
         self.in_channels, self.out_channels, self.n_dim = in_channels, out_channels, 2
-        self.patches, self.quadrature = patches, quadrature
+        self.patches, self.grid = patches, grid
         self.embed_spectral = SpectralConv2d(in_channels + 2, width, embed_modes)
         self.embed_pointwise = nn.Linear(in_channels + 2, width)
         self.encoder = nn.ModuleList(
@@ -367,7 +406,7 @@ class PatchTNO(Operator):
                 f"input: expected (B, {self.in_channels}, H, W), got shape {tuple(x.shape)}"
             )
         b, _, h, w = x.shape
-        coords = grid_coordinates((h, w), self.quadrature, x.dtype, x.device)
+        coords = grid_coordinates((h, w), self.checked_grid(), x.dtype, x.device)
         v = torch.cat([x, coords.expand(b, *coords.shape)], 1)
         pad_h, pad_w = (-h) % self.patches, (-w) % self.patches
         if pad_h or pad_w:  # to the next multiple of the patch count, cropped at the end

@@ -21,7 +21,7 @@ from torch import nn
 
 from data_gen.errors import ConfigError
 from opl.data.normalize import ChannelNormalizer
-from opl.losses import LOSSES, RelativeH1Spectral, RelativeL2
+from opl.losses import LOSSES, RelativeH1FiniteDifference, RelativeH1Spectral, RelativeL2
 from opl.models.base import Operator, predict
 from opl.models.spon import MeshOperator
 
@@ -122,6 +122,14 @@ class OperatorModule(L.LightningModule):
             return
         if getattr(datamodule, "in_normalizer", None) is not None:  # a training split: fitted
             self._take_statistics(datamodule)
+        conventions = getattr(datamodule, "grid_conventions", None)
+        if conventions and isinstance(self.model, Operator):
+            try:
+                self.model.adopt_grid(conventions)
+            except ValueError as err:
+                raise ConfigError(f"model: {err}") from None
+        if conventions and isinstance(self.loss, RelativeH1FiniteDifference):
+            self.loss.adopt_grid(conventions)
         if self.on_mesh:
             try:
                 self.model.check_mesh(datamodule.input_positions, datamodule.output_positions)

@@ -157,3 +157,15 @@ def test_onnx_and_torch_export_match_torch(trained, tmp_path, capsys):
     )
     with pytest.raises(ExportUnsupported, match="shape: expected 2 grid sizes"):
         export_program(op, tmp_path / "bad.pt2", shape=[33])
+
+
+def test_a_bundle_warns_on_a_grid_other_than_its_training_grid(trained, recwarn):
+    from opl.export import GridWarning
+
+    op = opl.load(trained[3])
+    op(np.zeros((33, 33), np.float32))  # the training grid: silent
+    assert not [w for w in recwarn if issubclass(w.category, GridWarning)]
+    with pytest.warns(GridWarning, match="MgNO was trained on 33x33, not 65x65: its learned"):
+        op(np.zeros((65, 65), np.float32))
+    op(np.zeros((65, 65), np.float32))  # once per grid
+    assert len([w for w in recwarn if issubclass(w.category, GridWarning)]) == 0

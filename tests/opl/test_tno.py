@@ -2,6 +2,7 @@
 quadrature rules, convergence under grid refinement (discretisation invariance), shapes."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from opl.models.tno import (
     PatchTNO,
     SpectralConv2d,
     from_patches,
+    grid_coordinates,
     quadrature_weights,
     to_patches,
 )
@@ -29,17 +31,22 @@ def test_weighted_attention_equals_softmax_with_log_weights():
     torch.testing.assert_close(attention(v, w.log()), expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("quadrature", ["trapezoid", "uniform"])
-def test_quadrature_rules_integrate_what_they_should(quadrature):
+@pytest.mark.parametrize("grid", ["nodes", "cells", "periodic"])
+def test_quadrature_rules_integrate_what_they_should(grid):
     shape = (9, 13)
-    w = quadrature_weights(shape, quadrature, torch.float64, torch.device("cpu"))
+    w = quadrature_weights(shape, grid, torch.float64, torch.device("cpu"))
     assert w.shape == (9 * 13,) and w.sum().item() == pytest.approx(1.0, abs=1e-14)
     n = shape[1]
-    x = torch.arange(n, dtype=torch.float64) / (n - 1 if quadrature == "trapezoid" else n)
-    row = quadrature_weights((n,), quadrature, torch.float64, torch.device("cpu"))
-    if quadrature == "trapezoid":  # exact for linear functions on [0, 1]: ∫ x = 1/2
+    x = grid_coordinates((n,), grid, torch.float64, torch.device("cpu"))[0]
+    row = quadrature_weights((n,), grid, torch.float64, torch.device("cpu"))
+    if grid == "nodes":  # the trapezoidal rule is exact for linear functions: ∫ x = 1/2
+        assert x[0] == 0 and x[-1] == 1
+        assert (row * x).sum().item() == pytest.approx(0.5, abs=1e-14)
+    elif grid == "cells":  # the midpoint rule too, on (i + 1/2)/n
+        assert x[0] == pytest.approx(0.5 / n) and x[-1] == pytest.approx(1 - 0.5 / n)
         assert (row * x).sum().item() == pytest.approx(0.5, abs=1e-14)
     else:  # exact for trigonometric polynomials on the periodic grid: ∫ cos(2πx)^2 = 1/2
+        assert x[0] == 0 and x[-1] == pytest.approx(1 - 1 / n)
         assert (row * torch.cos(2 * math.pi * x) ** 2).sum().item() == pytest.approx(0.5, abs=1e-14)
 
 
@@ -49,7 +56,7 @@ def test_outputs_converge_under_refinement_at_second_order(n_dim):
     h² (the trapezoidal rule's order), the sense in which the model is discretisation
     invariant. Plain softmax (equal weights on a node grid) would converge only like h."""
     torch.manual_seed(0)
-    model = TNO(n_dim=n_dim, width=16, heads=2, layers=2, ffn_width=32).double()
+    model = TNO(n_dim=n_dim, width=16, heads=2, layers=2, ffn_width=32, grid="nodes").double()
     outputs = []
     for n in (17, 33, 65):
         xs = torch.linspace(0, 1, n, dtype=torch.float64)
@@ -66,16 +73,19 @@ def test_outputs_converge_under_refinement_at_second_order(n_dim):
 
 
 def test_shapes_and_input_errors():
-    model = TNO(in_channels=2, out_channels=3, n_dim=2, width=16, heads=4, layers=1)
+    model = TNO(in_channels=2, out_channels=3, n_dim=2, width=16, heads=4, layers=1, grid="cells")
     assert model(torch.randn(2, 2, 7, 9)).shape == (2, 3, 7, 9)
-    model_1d = TNO(in_channels=1, out_channels=1, n_dim=1, width=16, heads=4, layers=1)
+    model_1d = TNO(in_channels=1, out_channels=1, n_dim=1, width=16, heads=4, layers=1,
+                   grid="periodic")  # fmt: skip
     assert model_1d(torch.randn(4, 1, 30)).shape == (4, 1, 30)
     with pytest.raises(ValueError, match=r"input: expected \(B, 2, n, n\)"):
         model(torch.randn(2, 1, 7, 9))
     with pytest.raises(ValueError, match="multiple of heads"):
         TNO(width=30, heads=8)
-    with pytest.raises(ValueError, match="quadrature"):
-        TNO(quadrature="simpson")
+    with pytest.raises(ValueError, match="grid: expected one of nodes, cells, periodic"):
+        TNO(grid="simpson")
+    with pytest.raises(ValueError, match="TNO does not know its grid convention; train it on"):
+        TNO(width=16, heads=4, layers=1)(torch.zeros(1, 1, 8, 8))
 
 
 def test_patches_round_trip_in_c_order():
@@ -127,6 +137,7 @@ def test_patch_tno_keeps_its_tokens_across_resolutions(qkv):
         embed_modes=3,
         qkv_modes=3,
         smoother_modes=4,
+        grid="nodes",
     )
     for n in (16, 31, 32, 48):  # 31: padded to 32 inside, cropped back
         assert model(torch.randn(2, 1, n, n)).shape == (2, 1, n, n)
@@ -148,13 +159,37 @@ def darcy(tmp_path_factory, small_dataset):
     return small_dataset(root / "d.h5", "darcy", {"resolution": 33}, 12)[1]
 
 
+def test_the_grid_convention_comes_from_the_data_and_a_conflicting_one_is_refused(
+    darcy, tmp_path, small_dataset
+):
+    import lightning as L
+
+    from data_gen.errors import ConfigError
+    from opl.data import GridDataModule
+    from opl.train import OperatorModule
+
+    flow = {"resolution": 16, "t_end": 0.1, "n_snapshots": 1, "dt": 0.01}
+    periodic = small_dataset(tmp_path / "ns.h5", "navier_stokes", flow, 4)[1]
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    data = GridDataModule(periodic, train=(0, 2), val=(2, 4), batch_size=2)
+    module = OperatorModule(TINY["TNO"](), loss="rel_l2")
+    trainer.validate(module, datamodule=data, verbose=False)
+    assert module.model.grid == "periodic"
+    built_for_nodes = OperatorModule(TNO(width=16, heads=2, layers=1, grid="nodes"))
+    with pytest.raises(
+        ConfigError, match="TNO was built for nodes grids, the data are on periodic"
+    ):
+        trainer.validate(built_for_nodes, datamodule=data, verbose=False)
+
+
 @pytest.mark.parametrize("name", list(TINY))
 def test_a_short_training_run_reduces_the_error_and_the_bundle_reproduces_it(name, darcy, tmp_path):
     import lightning as L
 
     import opl
     from opl.data import GridDataModule
-    from opl.export import bundle_from_checkpoint, export_onnx, export_program
+    from opl.export import GridWarning, bundle_from_checkpoint, export_onnx, export_program
     from opl.train import OperatorModule
 
     L.seed_everything(0)
@@ -171,6 +206,8 @@ def test_a_short_training_run_reduces_the_error_and_the_bundle_reproduces_it(nam
     trainer.fit(module, datamodule=data)
     after = trainer.validate(module, datamodule=data, verbose=False)[0]["val/rel_l2"]
     assert after < 0.8 * before
+    # the grid convention came from the file's coordinates (a node grid), into init_args
+    assert module.model.grid == module.model.init_args["grid"] == "nodes"
     checkpoint = tmp_path / "m.ckpt"
     trainer.save_checkpoint(checkpoint)
     op = opl.load(bundle_from_checkpoint(checkpoint, tmp_path / "m.opl"))
@@ -178,6 +215,9 @@ def test_a_short_training_run_reduces_the_error_and_the_bundle_reproduces_it(nam
     with torch.no_grad():
         expected = module.eval()(x)
     torch.testing.assert_close(op(x), expected, rtol=0, atol=0)
+    with warnings.catch_warnings():  # discretisation-invariant: another grid is no surprise
+        warnings.simplefilter("error", GridWarning)
+        assert op(x[..., ::2, ::2]).shape[-2:] == (17, 17)
     program = torch.export.load(export_program(op, tmp_path / "m.pt2"))
     torch.testing.assert_close(program.module()(x), expected, rtol=1e-5, atol=1e-6)
     ort = pytest.importorskip("onnxruntime")

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from data_gen.config import load_yaml
+from data_gen.generator import build_generator
 from opl.cli import main
 from opl.models import MODELS
 
@@ -35,6 +36,8 @@ def test_training_config_is_consistent_with_its_data(config, capsys):
     module, name = model["class_path"].rsplit(".", 1)
     assert module == "opl.models" and name in MODELS
     net = MODELS[name](**model["init_args"])
+    layout = build_generator(DATA[data["path"]]["generator"]).layout()
+    net.adopt_grid([c.grid for c in layout.coordinates if c.grid is not None])  # as training
     if parsed["data"]["class_path"].endswith("MeshFieldDataModule"):  # the model's own mesh
         for key in ("mesh", "level", "refine"):
             assert model["init_args"][key] == generator[key], key
