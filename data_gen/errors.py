@@ -15,3 +15,19 @@ class DatasetFileError(OplInputError):
 
 class SolverError(OplInputError):
     """A sample whose solve failed (e.g. diverged): usually a config asking too much of a solver."""
+
+
+class MissingExtra(OplInputError):
+    """An optional dependency a command needs is not installed; the message names the extra."""
+
+
+def require_extra(module: str, extra: str, purpose: str):
+    """``import module``, or ``MissingExtra`` naming ``pip install 'opl[extra]'``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(
+            f"{purpose} needs {module.split('.')[0]}: pip install 'opl[{extra}]'"
+        ) from None

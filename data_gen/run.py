@@ -22,7 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from data_gen.config import bounds, from_mapping, load_yaml, to_mapping
-from data_gen.errors import ConfigError
+from data_gen.errors import ConfigError, require_extra
 from data_gen.generator import Generator, build_generator, solve_sample
 from data_gen.writer import DatasetWriter
 
@@ -147,12 +147,7 @@ def _solve_all(
 def _executor(workers: int | None, scheduler: str | None) -> Iterator[tuple[Executor | None, int]]:
     """The executor of a run and how many samples to keep in flight on it."""
     if scheduler is not None:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise ConfigError(
-                "--scheduler needs Dask's distributed package: pip install 'opl[dask]'"
-            ) from None
+        Client = require_extra("distributed", "dask", "--scheduler").Client
         try:
             client = Client(scheduler, timeout="30s")
         except OSError as err:

@@ -40,18 +40,67 @@ TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
 def _train(argv: list[str]) -> int:
+    from jsonargparse import ArgumentError
+
     from opl.train import TrainingDiverged
     from opl.train.cli import run_lightning
 
     try:
         run_lightning(_shipped_configs(argv))
-    except OplInputError as err:
-        print(f"opl {argv[0]}: error: {err}", file=sys.stderr)
-        return 2
     except TrainingDiverged as err:
         print(f"opl {argv[0]}: training diverged: {err}", file=sys.stderr)
         return 1
+    except ArgumentError as err:  # the config or the command line, as jsonargparse read it
+        print(f"opl {argv[0]}: error: {_parse_error(str(err))}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        message = _user_error(err)
+        if message is None:
+            raise
+        print(f"opl {argv[0]}: error: {message}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _user_error(err: BaseException) -> str | None:
+    """The message of the bad input behind ``err``: an ``OplInputError`` anywhere in its chain
+    (jsonargparse wraps what a class raises while it builds it), or a ``ValueError`` /
+    ``TypeError`` raised by opl's own code (a model refusing its arguments); None for a bug."""
+    chain, seen = [], set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    for candidate in chain:
+        if isinstance(candidate, OplInputError):
+            return str(candidate)
+    for candidate in chain:
+        if isinstance(candidate, (ValueError, TypeError)) and _raised_by_opl(candidate):
+            return " ".join(str(candidate).split())
+    return None
+
+
+def _raised_by_opl(err: BaseException) -> bool:
+    """Whether the innermost frame of ``err``'s traceback is in opl's or data_gen's code."""
+    frame = err.__traceback__
+    if frame is None:
+        return False
+    while frame.tb_next is not None:
+        frame = frame.tb_next
+    path = frame.tb_frame.f_code.co_filename
+    return any(f"{os.sep}{package}{os.sep}" in path for package in ("opl", "data_gen"))
+
+
+def _parse_error(message: str) -> str:
+    """jsonargparse's nested report as one line: the chain of keys down to the reason, without
+    the alternatives it also tried (``Expected a <class 'NoneType'>``) and the value dumps."""
+    skip = ("Given value", "Expected a <class 'NoneType'>", "Errors:", "Subtypes:")
+    parts = []
+    for line in message.splitlines():
+        line = line.strip().removeprefix("- ").strip()
+        if line and not line.startswith(skip) and "Does not validate against any" not in line:
+            parts.append(line.rstrip(":"))
+    return ": ".join(dict.fromkeys(parts)) or message
 
 
 def _shipped_configs(argv: list[str]) -> list[str]:

@@ -32,11 +32,12 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 import opl
-from data_gen.errors import OplInputError
+from data_gen.errors import OplInputError, require_extra
 from data_gen.fem.mesh import mesh_arrays, mesh_from_arrays, provided_meshes
 from opl.data.normalize import ChannelNormalizer
 from opl.models import MODELS
 from opl.models.base import Operator, predict
+from opl.models.spon import MeshOperator
 
 BUNDLE_FORMAT = "1.0"
 """Version of the bundle format; ``load`` refuses bundles of a newer major version."""
@@ -242,6 +243,8 @@ def export_onnx(
     ``shape`` is the spatial grid (default: the one it was trained on); the ONNX graph has input
     ``x`` ``(batch, C_in, *shape)`` and output ``y`` ``(batch, C_out, *shape)``.
     """
+    for module in ("onnx", "onnxscript"):
+        require_extra(module, "export", "ONNX export")
     example = _example(operator, shape)
     batch = torch.export.Dim("batch", min=1, max=4096)
     try:
@@ -283,12 +286,18 @@ def export_program(
 
 
 def _example(operator: LoadedOperator, shape: list[int] | None) -> torch.Tensor:
-    shape = list(shape or operator.metadata.get("grid", {}).get("shape") or [])
+    """An input of the export's shape: ``shape``, else the training grid, else (a mesh
+    operator) its input dofs."""
+    model = operator.model
+    recorded = operator.metadata.get("grid", {}).get("shape")
+    dofs = [model.input_space.n_dofs] if isinstance(model, MeshOperator) else None
+    shape = list(shape or recorded or dofs or [])
     if len(shape) != operator.n_dim:
         raise ExportUnsupported(
-            f"shape: expected {operator.n_dim} grid sizes (the bundle records none), got {shape}"
+            f"--shape: expected {operator.n_dim} grid sizes for {type(model).__name__}, got "
+            + (f"{shape}" if shape else "none and the bundle records no training grid")
         )
-    return torch.zeros(2, operator.model.in_channels, *shape)
+    return torch.zeros(2, model.in_channels, *shape)
 
 
 def bundle_from_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike) -> str:
@@ -300,6 +309,11 @@ def bundle_from_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathL
     checkpoint = os.fspath(checkpoint)
     if not os.path.exists(checkpoint):
         raise BundleError(f"{checkpoint}: no such checkpoint")
+    if zipfile.is_zipfile(checkpoint) and METADATA in zipfile.ZipFile(checkpoint).namelist():
+        raise BundleError(
+            f"{checkpoint}: a bundle already; a bundle is written from a checkpoint (.ckpt) of "
+            "opl fit (to convert a bundle, use --format onnx or torch-export)"
+        )
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises many types for files that are not checkpoints

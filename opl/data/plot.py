@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from data_gen.errors import DatasetFileError
+from data_gen.errors import DatasetFileError, require_extra
 from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile, FieldInfo
 
 
@@ -30,8 +30,7 @@ class Panel:
 
 def plot_sample(path: str | os.PathLike, index: int, output: str | os.PathLike) -> str:
     """Draw sample ``index`` of the dataset ``path`` into the PNG ``output``; return its path."""
-    import matplotlib
-
+    matplotlib = require_extra("matplotlib", "plot", "opl plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.tri import Triangulation

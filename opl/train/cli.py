@@ -55,8 +55,9 @@ class OplCLI(LightningCLI):
 def run_lightning(argv: list[str]) -> None:
     """Run one LightningCLI subcommand with ``argv`` (e.g. ``["fit", "--config", "x.yaml"]``).
 
-    ``sys.argv`` is set to this command line for the duration: Lightning's multi-process
-    strategies (``ddp``) start the other ranks by running ``sys.argv`` again.
+    ``sys.argv`` is set to this command line for the duration (LightningCLI reads it, and
+    Lightning's multi-process strategies, ``ddp``, start the other ranks by running it again).
+    Parse errors raise ``jsonargparse.ArgumentError`` instead of exiting.
     """
     program, sys.argv = sys.argv, [sys.argv[0], *argv]
     try:
@@ -70,7 +71,7 @@ def run_lightning(argv: list[str]) -> None:
                 subclass_mode_model=True,
                 auto_configure_optimizers=False,
                 save_config_kwargs={"overwrite": True},
-                args=argv,
+                parser_kwargs={"exit_on_error": False},  # opl's CLI reports in one line
             )
     finally:
         sys.argv = program

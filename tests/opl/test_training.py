@@ -167,10 +167,8 @@ def test_opl_fit_runs_from_a_config_and_errors_are_clear(darcy_file, tmp_path, c
     err = capsys.readouterr().err
     assert code == 2
     assert "model.in_channels = 3, but the data has 1 channels of that kind" in err
-    with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", write_training_config(tmp_path, darcy_file, chanels=8)])
-    assert exit_info.value.code == 2
-    assert "chanels" in capsys.readouterr().err
+    assert main(["fit", "--config", write_training_config(tmp_path, darcy_file, chanels=8)]) == 2
+    assert "Option 'chanels' is not accepted" in capsys.readouterr().err
 
 
 def test_checkpoints_live_under_the_root_dir_and_a_finished_run_extends(darcy_file, tmp_path):
