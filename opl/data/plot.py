@@ -7,6 +7,7 @@ mesh with ``tripcolor`` on its triangles (P2 fields at their vertex dofs). A fie
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +27,18 @@ class Panel:
     label: str
     coords: Any
     values: np.ndarray
+    signed: bool = False
+    """A signed quantity (an error): a diverging colour map centred on 0."""
+    limits: tuple[float, float] | None = None
+    """Colour limits shared with another panel (a prediction takes its truth's)."""
 
 
 def plot_sample(path: str | os.PathLike, index: int, output: str | os.PathLike) -> str:
-    """Draw sample ``index`` of the dataset ``path`` into the PNG ``output``; return its path."""
+    """Draw sample ``index`` of the dataset ``path`` into the PNG ``output``; return its path.
+
+    Every field gets its panels; a prediction ``<name>_prediction`` (``opl predict``'s files)
+    is followed by its error against the truth ``<name>``, so that truth, prediction and error
+    stand side by side."""
     matplotlib = require_extra("matplotlib", "plot", "opl plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -49,18 +58,39 @@ def plot_sample(path: str | os.PathLike, index: int, output: str | os.PathLike) 
             )
         panels = []
         for info in ds.fields.values():
-            panels += _panels(ds, info, ds.read(info.name, [index])[0], mesh)
+            values = ds.read(info.name, [index])[0]
+            panels += _panels(ds, info, values, mesh)
+            truth = info.name.removesuffix("_prediction")
+            if info.role == "prediction" and truth in ds.fields:
+                true_values = ds.read(truth, [index])[0]
+                limits = (float(true_values.min()), float(true_values.max()))
+                own = len(_panels(ds, info, values, mesh))
+                panels[-own:] = [dataclasses.replace(p, limits=limits) for p in panels[-own:]]
+                error = values - true_values
+                panels += [
+                    Panel(p.kind, p.label.replace(f"{info.name} (prediction)", f"{truth} error"),
+                          p.coords, p.values, signed=True)
+                    for p in _panels(ds, info, error, mesh)
+                ]  # fmt: skip
         title = f"{os.path.basename(ds.path)}: {ds.attrs.get('pde', '')}, sample {index}"
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         if panel.kind == "curve":
             ax.plot(panel.coords[0], panel.values.T)
         else:
+            bound = float(np.abs(panel.values).max()) or 1.0
+            colours: dict[str, Any] = (
+                {"cmap": "RdBu_r", "vmin": -bound, "vmax": bound}
+                if panel.signed
+                else {"cmap": "viridis"}
+            )
+            if panel.limits is not None:
+                colours["vmin"], colours["vmax"] = panel.limits
             if panel.kind == "grid":
                 x, y = panel.coords
-                image = ax.pcolormesh(x, y, panel.values.T, shading="auto", cmap="viridis")
+                image = ax.pcolormesh(x, y, panel.values.T, shading="auto", **colours)
             else:
-                image = ax.tripcolor(panel.coords, panel.values, shading="gouraud", cmap="viridis")
+                image = ax.tripcolor(panel.coords, panel.values, shading="gouraud", **colours)
             fig.colorbar(image, ax=ax, shrink=0.8)
             ax.set_aspect("equal")
             ax.set_ylabel("y")

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+import zipfile
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+
+from data_gen.errors import ConfigError
 
 
 class OplCLI(LightningCLI):
@@ -25,11 +28,39 @@ class OplCLI(LightningCLI):
     strategy every rank takes part in saving the final checkpoint (a collective) and rank 0 alone
     writes the bundle."""
 
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument(
+            "--predictions",
+            default=None,
+            help="opl predict: the dataset file to write the predictions to (default: "
+            "<trainer.default_root_dir>/predictions.h5); other commands ignore it",
+        )
+
     def before_fit(self) -> None:
         self._default_checkpoint_dirs()
 
     def before_test(self) -> None:
         self._default_checkpoint_dirs()
+
+    def before_predict(self) -> None:
+        from opl.train.predictions import PredictionFile, default_path
+
+        path = self.config["predict"].get("predictions") or default_path(self.trainer)
+        self.trainer.callbacks.append(PredictionFile(path))
+
+    def _parse_ckpt_path(self) -> None:
+        """Refuse a ``--ckpt_path`` that is missing or an opl bundle in one line, before
+        Lightning reads it (``torch.load`` would say ``enforce fail at inline_container.cc``)."""
+        path = self.config[self.config.subcommand].get("ckpt_path")
+        if path is not None and path not in ("best", "last", "hpc", "registry"):
+            if not os.path.exists(path):
+                raise ConfigError(f"--ckpt_path {path}: no such checkpoint")
+            if zipfile.is_zipfile(path) and "model.json" in zipfile.ZipFile(path).namelist():
+                raise ConfigError(
+                    f"--ckpt_path {path}: an opl bundle, not a checkpoint; give the .ckpt of "
+                    "opl fit (a bundle is loaded with opl.load)"
+                )
+        super()._parse_ckpt_path()
 
     def _default_checkpoint_dirs(self) -> None:
         directory = os.path.join(self.trainer.default_root_dir, "checkpoints")

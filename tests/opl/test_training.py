@@ -335,3 +335,36 @@ def test_hyperparameters_load_without_unpickling_classes(tmp_path):
         "final_div_factor": 100.0,
         "interval": "step",
     }
+
+
+def test_opl_predict_writes_a_dataset_file_that_opl_plot_draws(darcy_file, tmp_path, capsys):
+    import h5py
+
+    import opl
+
+    config = write_training_config(tmp_path, darcy_file)
+    assert main(["fit", "--config", config]) == 0
+    out = tmp_path / "pred.h5"
+    predict = ["predict", "--config", config, "--ckpt_path", str(tmp_path / "final.ckpt")]
+    assert main([*predict, "--predictions", str(out)]) == 0
+    with h5py.File(out, "r") as f:
+        roles = {name: f[name].attrs["role"] for name in f if "role" in f[name].attrs}
+        assert roles == {
+            "coeff": "input",
+            "solution": "output",
+            "solution_prediction": "prediction",
+            "source_sample": "parameter",
+        }
+        np.testing.assert_array_equal(f["source_sample"][()], np.arange(20, 24))  # the test split
+        with h5py.File(darcy_file, "r") as source:
+            np.testing.assert_array_equal(f["solution"][()], source["solution"][20:24])
+        # the prediction is the trained operator's, as its bundle computes it
+        expected = opl.load(tmp_path / "model.opl")(f["coeff"][()][:, None])[:, 0]
+        np.testing.assert_allclose(f["solution_prediction"][()], expected, rtol=0, atol=1e-6)
+    assert main(["plot", str(out), "--sample", "1", "-o", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    capsys.readouterr()
+    assert main([*predict, "--predictions", str(out)]) == 2  # nothing written is overwritten
+    assert f"--predictions: {out} exists" in capsys.readouterr().err
+    assert main(["predict", "--config", config, "--ckpt_path", str(tmp_path / "model.opl")]) == 2
+    assert "an opl bundle, not a checkpoint" in capsys.readouterr().err
