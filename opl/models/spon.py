@@ -50,7 +50,7 @@ from torch import nn
 from data_gen.fem.mesh import load_mesh
 from opl.data.normalize import ChannelNormalizer
 from opl.models.base import Operator
-from opl.models.fe_space import FESpace, mass_solve, sparse_tensor
+from opl.models.fe_space import FESpace, MassSolver, SparseMatrix
 from opl.models.message_passing import MeshProcessor, edge_geometry
 
 POSITION_TOLERANCE = 1e-9
@@ -72,11 +72,12 @@ class _Level(nn.Module):
         self.register_buffer("static", static.float(), persistent=False)
 
 
-def _apply_sparse(matrix: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """``matrix`` (m, n) applied to the dof axis of ``h`` (B, n, w) -> (B, m, w)."""
+def _on_dofs(operator: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """``operator`` (a ``SparseMatrix`` or ``MassSolver``, (n, k) -> (m, k)) applied to the dof
+    axis of ``h`` (B, n, w) -> (B, m, w)."""
     batch, n, width = h.shape
     flat = h.transpose(0, 1).reshape(n, batch * width)
-    return torch.sparse.mm(matrix, flat).reshape(-1, batch, width).transpose(0, 1)
+    return operator(flat).reshape(-1, batch, width).transpose(0, 1)
 
 
 class MeshOperator(Operator):
@@ -140,7 +141,7 @@ class MeshOperator(Operator):
         mask = torch.zeros(out_channels, self.space.n_dofs, dtype=torch.bool)
         mask[np.ix_(channels, self.space.boundary_dofs(dirichlet))] = True
         self.register_buffer("dirichlet_mask", mask, persistent=False)
-        self.register_buffer("mass", sparse_tensor(self.space.mass), persistent=False)
+        self.mass = SparseMatrix(self.space.mass)
         self.levels = nn.ModuleList(_Level(s) for s in self.spaces)
         n_static = 2 + len(self.space.boundary_names)  # position, boundary-part flags
         self.lift = nn.Sequential(
@@ -161,7 +162,7 @@ class MeshOperator(Operator):
     def _lift_input(self, values: torch.Tensor) -> torch.Tensor:
         """Per-dof features (B, n, C_in + static) from dof values (B, C_in, n) on ``space``."""
         static = self.levels[-1].static.to(values.dtype)
-        return torch.cat([values.transpose(1, 2), static.expand(len(values), -1, -1)], dim=2)
+        return torch.cat([values.transpose(1, 2), static.expand(values.shape[0], -1, -1)], dim=2)
 
     def check_mesh(self, input_positions: np.ndarray, output_positions: np.ndarray) -> None:
         """Raise ValueError unless the data's dofs (input, output) are the model's."""
@@ -190,8 +191,8 @@ class MeshOperator(Operator):
         ‖u_h‖² = uᵀ M u with the mass matrix of the output space (exact for FE functions)."""
 
         def squared_norm(u: torch.Tensor) -> torch.Tensor:  # (B, C, n) -> (B,)
-            flat = u.reshape(-1, u.shape[-1]).T.to(self.mass.dtype)
-            return (flat * torch.sparse.mm(self.mass, flat)).sum(0).reshape(len(u), -1).sum(1)
+            flat = u.reshape(-1, u.shape[-1]).T.double()
+            return (flat * self.mass(flat)).sum(0).reshape(u.shape[0], -1).sum(1)
 
         return (squared_norm(pred - target) / squared_norm(target)).sqrt().mean()
 
@@ -202,16 +203,16 @@ class _FEOperator(MeshOperator):
     decodes_output = True
 
     def _build_fe(self) -> None:
-        mixed = self.space.mixed_mass(self.input_space)
-        self.register_buffer("encoder_rhs", sparse_tensor(mixed), persistent=False)
+        self.encoder_rhs = SparseMatrix(self.space.mixed_mass(self.input_space))
+        self.mass_solvers = nn.ModuleList(MassSolver(space) for space in self.spaces)
+        """The solve M a = b on each level, coarsest first."""
         self.output_normalizer = ChannelNormalizer(self.out_channels)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """E: input dofs (B, C_in, n_in) on W_h -> their L2 projection (B, C_in, n) onto V_h."""
         self._check_input(x)
-        batch, channels, n_in = x.shape
-        rhs = torch.sparse.mm(self.encoder_rhs.to(x.dtype), x.reshape(-1, n_in).T)
-        return mass_solve(self.space, rhs).T.reshape(batch, channels, -1)
+        rhs = _on_dofs(self.encoder_rhs, x.transpose(1, 2))
+        return _on_dofs(self.mass_solvers[-1], rhs).transpose(1, 2)
 
     def decode(self, h: torch.Tensor, boundary_values: torch.Tensor | None = None) -> torch.Tensor:
         """D: features (B, n, w) -> output dofs (B, C_out, n) with the Dirichlet values exact."""
@@ -299,25 +300,22 @@ class MultigridSPON(_FEOperator):
             dirichlet, dirichlet_channels, width, coarsening,
         )  # fmt: skip
         self._build_fe()
-        for k, (coarse, fine) in enumerate(zip(self.spaces, self.spaces[1:], strict=False)):
+        self.prolongations, self.restriction_rhs = nn.ModuleList(), nn.ModuleList()
+        for coarse, fine in zip(self.spaces, self.spaces[1:], strict=False):
             prolongation = coarse.evaluation_matrix(fine.positions)
-            self.register_buffer(f"prolong_{k}", sparse_tensor(prolongation), persistent=False)
-            restrict_rhs = sparse_tensor((prolongation.T @ fine.mass).tocsr())
-            self.register_buffer(f"restrict_rhs_{k}", restrict_rhs, persistent=False)
+            self.prolongations.append(SparseMatrix(prolongation))
+            self.restriction_rhs.append(SparseMatrix((prolongation.T @ fine.mass).tocsr()))
         self.pre = nn.ModuleList(MeshProcessor(width, fine_layers) for _ in range(coarsening))
         self.post = nn.ModuleList(MeshProcessor(width, fine_layers) for _ in range(coarsening))
         self.coarse = MeshProcessor(width, coarse_depth)
 
     def prolong(self, k: int, h: torch.Tensor) -> torch.Tensor:
         """P: features (B, n_k, w) on level k -> (B, n_{k+1}, w) on level k + 1 (interpolation)."""
-        return _apply_sparse(getattr(self, f"prolong_{k}").to(h.dtype), h)
+        return _on_dofs(self.prolongations[k], h)
 
     def restrict(self, k: int, h: torch.Tensor) -> torch.Tensor:
         """R = M_k⁻¹ Pᵀ M_{k+1}: features on level k + 1 -> their L2 projection onto level k."""
-        rhs = _apply_sparse(getattr(self, f"restrict_rhs_{k}").to(h.dtype), h)
-        batch, n, width = rhs.shape
-        flat = mass_solve(self.spaces[k], rhs.transpose(0, 1).reshape(n, batch * width))
-        return flat.reshape(n, batch, width).transpose(0, 1)
+        return _on_dofs(self.mass_solvers[k], _on_dofs(self.restriction_rhs[k], h))
 
     def forward(self, x: torch.Tensor, boundary_values: torch.Tensor | None = None) -> torch.Tensor:
         """Input dofs (B, C_in, n_in) (normalised) -> output dofs (B, C_out, n), physical units."""
@@ -364,8 +362,7 @@ class MeshGNN(MeshOperator):
             in_channels, out_channels, mesh, level, refine, element, input_element,
             dirichlet, dirichlet_channels, width,
         )  # fmt: skip
-        interpolation = self.input_space.evaluation_matrix(self.space.positions)
-        self.register_buffer("interpolation", sparse_tensor(interpolation), persistent=False)
+        self.interpolation = SparseMatrix(self.input_space.evaluation_matrix(self.space.positions))
         self.processor = MeshProcessor(width, depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -373,8 +370,7 @@ class MeshGNN(MeshOperator):
         self._check_input(x)
         values = x
         if self.input_space is not self.space:
-            values = _apply_sparse(self.interpolation.to(x.dtype), x.transpose(1, 2))
-            values = values.transpose(1, 2)
+            values = _on_dofs(self.interpolation, x.transpose(1, 2)).transpose(1, 2)
         level = self.levels[-1]
         h = self.processor(self.lift(self._lift_input(values)), level.edges, level.geometry)
         return self.head(h).transpose(1, 2)
