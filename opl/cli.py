@@ -172,15 +172,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, help="output file")
     export.add_argument(
         "--format",
-        choices=("bundle", "onnx", "torch-export"),
+        choices=("bundle", "onnx", "torch-export", "aoti"),
         default="bundle",
-        help="bundle (.opl: safetensors + JSON, default), onnx, or torch-export (.pt2)",
+        help="bundle (.opl: safetensors + JSON, default), onnx, torch-export (.pt2), or aoti "
+        "(.pt2 compiled ahead of time for C++: examples/cpp)",
     )
     export.add_argument(
         "--shape",
         type=int,
         nargs="+",
-        help="grid for onnx / torch-export (default: the training grid)",
+        help="grid for onnx / torch-export / aoti (default: the training grid)",
     )
     export.set_defaults(run=_export)
 
@@ -273,7 +274,7 @@ def _import(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import tempfile
 
-    from opl.export import bundle_from_checkpoint, export_onnx, export_program, load
+    from opl.export import bundle_from_checkpoint, export_aoti, export_onnx, export_program, load
 
     if args.format == "bundle":
         print(f"wrote {bundle_from_checkpoint(args.source, args.output)}")
@@ -283,6 +284,6 @@ def _export(args: argparse.Namespace) -> int:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             operator = load(bundle_from_checkpoint(args.source, os.path.join(tmp, "m.opl")))
-    write = export_onnx if args.format == "onnx" else export_program
+    write = {"onnx": export_onnx, "torch-export": export_program, "aoti": export_aoti}[args.format]
     print(f"wrote {write(operator, args.output, args.shape)}")
     return 0

@@ -12,7 +12,9 @@ A bundle (``.opl``) is a zip archive with two members:
 
 ``load(path)`` needs torch and opl only (not Lightning), checks the archive (zip CRCs, the
 weights' hash, the format version, the class) and returns a ``LoadedOperator``: call it on numpy
-arrays or tensors in physical units. ``bundle_from_checkpoint`` turns a Lightning checkpoint of
+arrays or tensors in physical units. ``export_onnx``, ``export_program`` (``torch.export``) and
+``export_aoti`` (an AOTInductor package for C++, examples/cpp) write it for other runtimes.
+``bundle_from_checkpoint`` turns a Lightning checkpoint of
 ``opl.train.OperatorModule`` into a bundle (``opl export``).
 """
 
@@ -107,7 +109,6 @@ class LoadedOperator(nn.Module):
         if extra == 2 and out.shape[0] == 1:  # and the channel dimension, for one output channel
             out = out[0]
         return out.cpu().numpy() if as_numpy else out
-
 
     def _check_grid(self, shape: tuple[int, ...]) -> None:
         """Act on an input grid other than the training grid as the model requires
@@ -283,6 +284,24 @@ def export_program(
     path = os.fspath(path)
     torch.export.save(program, path)
     return path
+
+
+def export_aoti(
+    operator: LoadedOperator, path: str | os.PathLike, shape: list[int] | None = None
+) -> str:
+    """Compile ``operator`` ahead of time (AOTInductor) into a package (``.pt2``) that C++ code
+    runs with ``torch::inductor::AOTIModelPackageLoader`` and no Python (examples/cpp); dynamic
+    batch size, the grid of ``shape`` (default: the training grid). Needs a C++ compiler."""
+    path = os.fspath(path)
+    program = torch.export.load(export_program(operator, path + ".program", shape))
+    os.remove(path + ".program")
+    try:
+        return torch._inductor.aoti_compile_and_package(program, package_path=path)
+    except Exception as err:  # inductor raises many types (no compiler, a failed build)
+        raise ExportUnsupported(
+            f"{operator.metadata['class']} cannot be compiled by AOTInductor: "
+            f"{' '.join(str(err).split())[:400]}"
+        ) from None
 
 
 def _example(operator: LoadedOperator, shape: list[int] | None) -> torch.Tensor:
