@@ -28,7 +28,8 @@ def darcy(tmp_path_factory, small_dataset):
 def config(tmp_path, darcy):
     mapping = {
         "trainer": {"max_epochs": 1, "accelerator": "cpu", "logger": False,
-                    "default_root_dir": str(tmp_path), "enable_progress_bar": False},
+                    "default_root_dir": str(tmp_path), "enable_progress_bar": False,
+                    "enable_checkpointing": False},
         "model": {"class_path": "opl.train.OperatorModule",
                   "init_args": {"model": {"class_path": "opl.models.MgNO", "init_args": TINY}}},
         "data": {"class_path": "opl.data.GridDataModule",

@@ -51,11 +51,18 @@ class Darcy(Generator):
     threshold: float = 0.0
     forcing: float = 1.0
     """The constant source ``f``."""
+    forcing_grf: GaussianRandomField | None = None
+    """If set, ``f`` is a sample of this random field instead (stored as the input ``forcing``):
+    the (coefficient, source) -> solution pairs a residual -> error operator learns from."""
     face_average: FaceAverage = "arithmetic"
     """How ``a`` is averaged onto cell faces: arithmetic (FNO's solver) or harmonic."""
 
     def __post_init__(self) -> None:
         self.grf.require_boundary("neumann", "the Darcy grid includes its boundary")
+        if self.forcing_grf is not None and self.forcing_grf.grid_convention != (
+            self.grf.grid_convention
+        ):
+            raise ValueError("forcing_grf: expected the grid convention of grf")
 
     def layout(self) -> Layout:
         x = self.grf.grid(self.resolution)
@@ -63,10 +70,16 @@ class Darcy(Generator):
             coordinates=(*grid_coordinates(x, self.grf.grid_convention),),
             fields=(
                 FieldSpec("coeff", ("x", "y"), "input", "diffusion coefficient a"),
+                *(
+                    [FieldSpec("forcing", ("x", "y"), "input", "source f")]
+                    if self.forcing_grf is not None
+                    else []
+                ),
                 FieldSpec("solution", ("x", "y"), "output", "solution u"),
             ),
             attrs={
-                "equation": f"-div(a grad u) = {self.forcing:g}",
+                "equation": "-div(a grad u) = "
+                + ("f" if self.forcing_grf is not None else f"{self.forcing:g}"),
                 "domain": "[0, 1] x [0, 1], "
                 + (
                     "cell-centred grid (j + 1/2)/s (FNO's random fields)"
@@ -85,5 +98,10 @@ class Darcy(Generator):
         else:
             a = np.exp(psi)
         solve = solve_dirichlet_cells if self.grf.convention == "fno" else solve_dirichlet
-        u = solve(a, np.full((s, s), self.forcing), self.face_average)
-        return {"coeff": a, "solution": u}
+        if self.forcing_grf is None:
+            return {
+                "coeff": a,
+                "solution": solve(a, np.full((s, s), self.forcing), self.face_average),
+            }
+        f = self.forcing_grf.sample(rng, (s, s))
+        return {"coeff": a, "forcing": f, "solution": solve(a, f, self.face_average)}

@@ -268,7 +268,8 @@ class Helmholtz(Generator):
     source (a normalised Gaussian of width ``source_width`` at (source_x, source_y), with the
     absorbing boundary g = 0) or an incident plane wave u_inc = exp(i k0 (x cos θ + y sin θ)),
     k0 = ω / c_mean, entering through the impedance data g = ∂u_inc/∂n - i k u_inc (no source).
-    The wavefield is stored as its real and imaginary parts (``component`` dimension).
+    The wavefield is stored as its real and imaginary parts (``component`` dimension). With
+    ``random_source`` the source is a random complex field, stored too.
     """
 
     name: ClassVar[str] = "helmholtz"
@@ -281,7 +282,11 @@ class Helmholtz(Generator):
     c_mean: float = field(default=1.0, metadata=bounds(gt=0))
     contrast: float = field(default=0.2, metadata=bounds(ge=0, le=0.9))
     grf: GaussianRandomField = GaussianRandomField(alpha=2.0, tau=3.0, boundary="neumann")
-    excitation: Literal["point_source", "plane_wave"] = "point_source"
+    excitation: Literal["point_source", "plane_wave", "random_source"] = "point_source"
+    source_grf: GaussianRandomField = GaussianRandomField(alpha=2.0, tau=3.0, boundary="neumann")
+    """``random_source``: f = ψ_re + i ψ_im, two independent samples of this field (stored as
+    the input ``source``, g = 0): the (wave speed, source) -> wavefield pairs a residual ->
+    error operator learns from."""
     source_x: float = field(default=0.5, metadata=bounds(ge=0, le=1))
     source_y: float = field(default=0.5, metadata=bounds(ge=0, le=1))
     source_width: float = field(default=0.02, metadata=bounds(gt=0))
@@ -290,6 +295,7 @@ class Helmholtz(Generator):
 
     def __post_init__(self) -> None:
         self.grf.require_node_grid("the grid includes its boundary")
+        self.source_grf.require_node_grid("the grid includes its boundary")
         c_min = self.c_mean * (1 - self.contrast)
         ppw = 2 * math.pi * c_min * (self.resolution - 1) / self.omega
         if ppw < _MIN_POINTS_PER_WAVELENGTH:
@@ -308,6 +314,11 @@ class Helmholtz(Generator):
             ),
             fields=(
                 FieldSpec("wavespeed", ("x", "y"), "input", "wave speed c"),
+                *(
+                    [FieldSpec("source", ("component", "x", "y"), "input", "complex source f")]
+                    if self.excitation == "random_source"
+                    else []
+                ),
                 FieldSpec("wavefield", ("component", "x", "y"), "output", "complex wavefield u"),
             ),
             attrs={
@@ -315,9 +326,9 @@ class Helmholtz(Generator):
                 "domain": "[0, 1] x [0, 1], node grid including the boundary",
                 "boundary_conditions": "impedance du/dn - i (omega/c) u = g on the whole boundary"
                 + (
-                    " (g = 0: absorbing)"
-                    if self.excitation == "point_source"
-                    else " (g from the incident plane wave)"
+                    " (g from the incident plane wave)"
+                    if self.excitation == "plane_wave"
+                    else " (g = 0: absorbing)"
                 ),
             },
         )
@@ -326,6 +337,14 @@ class Helmholtz(Generator):
         s = self.resolution
         c = self.c_mean * (1 + self.contrast * np.tanh(self.grf.sample(rng, (s, s))))
         X, Y = np.meshgrid(np.linspace(0.0, 1.0, s), np.linspace(0.0, 1.0, s), indexing="ij")
+        if self.excitation == "random_source":
+            f = self.source_grf.sample(rng, (s, s)) + 1j * self.source_grf.sample(rng, (s, s))
+            u = solve_helmholtz(c, omega=self.omega, source=f)
+            return {
+                "wavespeed": c,
+                "source": np.stack([f.real, f.imag]),
+                "wavefield": np.stack([u.real, u.imag]),
+            }
         if self.excitation == "point_source":
             w2 = self.source_width**2
             r2 = (X - self.source_x) ** 2 + (Y - self.source_y) ** 2
