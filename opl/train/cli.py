@@ -51,7 +51,8 @@ class OplCLI(LightningCLI):
     def _parse_ckpt_path(self) -> None:
         """Refuse a ``--ckpt_path`` that is missing or an opl bundle in one line, before
         Lightning reads it (``torch.load`` would say ``enforce fail at inline_container.cc``)."""
-        path = self.config[self.config.subcommand].get("ckpt_path")
+        subcommand = self.config.get("subcommand")  # None with run=False
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if path is not None and path not in ("best", "last", "hpc", "registry"):
             if not os.path.exists(path):
                 raise ConfigError(f"--ckpt_path {path}: no such checkpoint")
