@@ -17,6 +17,8 @@ under every rank of a multi-process strategy), and the statistics come from one 
 
 from __future__ import annotations
 
+import math
+
 from torch.utils.data import Dataset
 
 from data_gen.errors import OplInputError
@@ -74,9 +76,10 @@ class GridDataModule(SplitDataModule):
         strides = [self.hparams.subsample] if name == "train" else self.eval_strides
         lazy = {stride: self._fields(indices, stride) for stride in strides}
         nbytes = sum(
-            len(d) * (d.in_channels + d.out_channels) * 4 * _points(d) for d in lazy.values()
+            len(d) * (d.in_channels + d.out_channels) * 4 * math.prod(d.spatial_shape)
+            for d in lazy.values()
         )
-        self.streamed[name] = self.streams(name, nbytes)
+        self.streamed[name] = self.streams(nbytes)
         self.datasets[name] = {
             stride: d if self.streamed[name] else in_memory(d) for stride, d in lazy.items()
         }
@@ -89,10 +92,3 @@ class GridDataModule(SplitDataModule):
         if split == "train":
             return self.dataset_loader(self._training_dataset(), shuffle)
         return [self.dataset_loader(self.datasets[split][s], shuffle) for s in self.eval_strides]
-
-
-def _points(dataset: GridFieldDataset) -> int:
-    points = 1
-    for n in dataset.spatial_shape:
-        points *= n
-    return points

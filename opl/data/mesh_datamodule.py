@@ -51,6 +51,10 @@ class MeshDataModule(SplitDataModule):
     def _fit_statistics(self) -> None:
         """Graphs carry no normalisation statistics."""
 
+    def input_shapes(self) -> set[tuple[int, ...]]:
+        """Graphs have no grid to check a model against."""
+        return set()
+
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         dataset = self.datasets[name][self.hparams.space]
         sampler = distributed_sampler(dataset, shuffle)

@@ -79,7 +79,7 @@ class MeshFieldDataModule(SplitDataModule):
         lazy = MeshFieldDataset(outputs, inputs)
         x, y = lazy[0]
         nbytes = len(lazy) * (x.numel() + y.numel()) * 4
-        self.streamed[name] = self.streams(name, nbytes)
+        self.streamed[name] = self.streams(nbytes)
         self.datasets[name] = {h.space: lazy if self.streamed[name] else in_memory(lazy)}
 
     def _training_dataset(self) -> Dataset:

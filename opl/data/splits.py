@@ -60,7 +60,7 @@ def distributed_sampler(dataset: Dataset, shuffle: bool) -> DistributedSampler |
 def in_memory(dataset: Dataset, batch_size: int = 64) -> TensorDataset:
     """``dataset``'s ``(input, output)`` samples read once and stacked into tensors."""
     loader = DataLoader(dataset, batch_size=batch_size)
-    inputs, outputs = zip(*loader, strict=True) if len(dataset) else ((), ())
+    inputs, outputs = zip(*loader, strict=True)
     return TensorDataset(torch.cat(inputs), torch.cat(outputs))
 
 
@@ -115,8 +115,8 @@ class SplitDataModule(L.LightningDataModule):
         self.in_normalizer: ChannelNormalizer | None = None
         self.out_normalizer: ChannelNormalizer | None = None
 
-    def streams(self, name: str, nbytes: int) -> bool:
-        """Whether split ``name``, ``nbytes`` as in-memory tensors, is streamed."""
+    def streams(self, nbytes: int) -> bool:
+        """Whether a split that takes ``nbytes`` as in-memory tensors is streamed."""
         if self.streaming is not None:
             return bool(self.streaming)
         return nbytes > self.memory_budget_gb * 2**30
