@@ -9,6 +9,7 @@ sample in the source file. ``opl plot`` then draws truth, prediction and error s
 
 from __future__ import annotations
 
+import math
 import os
 
 import lightning as L
@@ -17,6 +18,7 @@ import numpy as np
 from data_gen.errors import ConfigError
 from data_gen.imported import Field, write_dataset
 from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile, FieldInfo
+from opl.data.grid_datamodule import GridDataModule
 
 
 class PredictionFile(L.Callback):
@@ -33,7 +35,7 @@ class PredictionFile(L.Callback):
                 "opl predict writes its file from one process; run it without a multi-process "
                 "strategy (--trainer.devices 1)"
             )
-        if not hasattr(data, "eval_strides"):
+        if not isinstance(data, GridDataModule):
             raise ConfigError(
                 f"opl predict writes prediction files of grid datasets; {type(data).__name__} "
                 "is not one (call a mesh operator's bundle, opl.load, on the dofs instead)"
@@ -65,7 +67,7 @@ class PredictionFile(L.Callback):
                 (outputs, pred, "_prediction", "prediction"),
             ):
                 for info, block in zip(infos, _channel_blocks(infos, values), strict=True):
-                    shape = (len(block), *_field_shape(info, block.shape[2:]))
+                    shape = (len(block), *_non_spatial(info), *block.shape[2:])
                     fields[info.name + suffix] = Field(
                         block.reshape(shape), info.dims[1:], role or info.role,
                         info.long_name + (" (predicted)" if suffix else ""), info.units,
@@ -77,30 +79,28 @@ class PredictionFile(L.Callback):
             fields["source_sample"] = Field(indices, (), "parameter", "sample index in the source")
             pde = ds.attrs.get("pde", "unknown")
             grid = {axis.name: axis.convention for axis in ds.grid()}
-        model = getattr(pl_module, "model_config", None) or {"class": type(pl_module).__name__}
         written = write_dataset(
             self.path,
             fields,
             coords,
             grid=grid,
             pde=str(pde),
-            attrs={"predicted_by": model["class"]},
+            attrs={"predicted_by": type(pl_module.model).__name__},
             source=f"opl predict: {os.path.abspath(source)} ({split} split)",
         )
         print(f"wrote {written}")
 
 
+def _non_spatial(info: FieldInfo) -> tuple[int, ...]:
+    """The sizes of ``info``'s dimensions between ``sample`` and the spatial ones."""
+    return tuple(n for d, n in zip(info.dims[1:], info.shape[1:], strict=True)
+                 if d not in SPATIAL_DIMS)  # fmt: skip
+
+
 def _channel_blocks(infos: list[FieldInfo], values: np.ndarray) -> list[np.ndarray]:
     """Split ``values`` (N, C, *spatial) into the channels of each field, in order."""
-    sizes = [int(np.prod([n for d, n in zip(f.dims[1:], f.shape[1:], strict=True)
-                          if d not in SPATIAL_DIMS])) for f in infos]  # fmt: skip
+    sizes = [math.prod(_non_spatial(info)) for info in infos]
     return np.split(values, np.cumsum(sizes)[:-1], axis=1)
-
-
-def _field_shape(info: FieldInfo, spatial: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape of one sample of ``info`` on the (subsampled) grid ``spatial``."""
-    other = [n for d, n in zip(info.dims[1:], info.shape[1:], strict=True) if d not in SPATIAL_DIMS]
-    return (*other, *spatial)
 
 
 def default_path(trainer: L.Trainer) -> str:
