@@ -35,9 +35,15 @@ What is measured, and how:
   Adam (MgNO: lr 5e-4, FNO and TNO: lr 1e-3, weight decay 1e-4 for all, as in their papers), a
   one-cycle schedule stepped per epoch (div 2, final div 100, 20 % warm-up), batch 8,
   ``--epochs`` epochs (default 100), seed 0 (``lightning.seed_everything`` before the model is
-  built), ``lightning.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)``.
-  ``--quick`` steps the schedule per batch instead, as a per-epoch one-cycle needs more than 5
-  epochs.
+  built), ``lightning.Trainer(accelerator="cpu", logger=False)``. ``--quick`` steps the
+  schedule per batch instead, as a per-epoch one-cycle needs more than 5 epochs.
+* **Interrupted runs resume**: each model writes a checkpoint after every epoch, and its result
+  once it is tested, under ``--state DIR`` (default ``data/accuracy_state``, next to the data),
+  keyed by the run's settings. Running the same command again skips the models already done
+  and continues the others from their last epoch (optimizer, schedule and the per-epoch record
+  restored; the data order after a resume differs from an uninterrupted run's, as the shuffling
+  generator is not part of a checkpoint). The report says how many processes each model took;
+  ``--fresh`` discards the state first.
 * **Reported per model**: parameters (real numbers: a complex weight counts twice; the FNO's
   spectral weights are complex); epochs; seconds per epoch of training only (wall clock from the
   start of an epoch to its end, minus the validation run inside it; mean over epochs); memory:
@@ -66,18 +72,22 @@ import argparse
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import multiprocessing
 import os
 import platform
 import shlex
+import shutil
 import sys
 import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -113,6 +123,7 @@ QUICK = {"epochs": 2, "n_train": 32, "n_val": 8, "n_test": 8, "resolution": 211}
 """Defaults of a ``--quick`` smoke run (at 211², every 5th point is 43²)."""
 DEFAULT_DATA = {False: "data/darcy_piecewise_421.h5", True: "data/bench_darcy_211_quick.h5"}
 DEFAULT_PLOT = "benchmarks/accuracy_darcy85.png"
+DEFAULT_STATE = "data/accuracy_state"
 PAPER_ROWS = [
     ["FNO (FNO paper)", "FNO Darcy 85², 1000 / 100", "–", "500", "–", "1.08", "–"],
     ["MgNO (paper)", "Darcy smooth 211², 1000 / 100", "0.57 M", "500", "–", "0.176", "0.576"],
@@ -135,6 +146,15 @@ class Settings:
     schedule_interval: str
     train_size: int
     """Points per side of the training grid."""
+    state: str
+    """The folder of this run's checkpoints and finished results (see ``RunState``)."""
+
+    def key(self) -> str:
+        """A short hash of everything that shapes the results (the state folder aside)."""
+        fields = dataclasses.asdict(self)
+        del fields["state"]
+        text = json.dumps(fields, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -156,6 +176,46 @@ class Result:
     sample: dict[str, np.ndarray] = field(default_factory=dict)
     """Test sample 0 at the training resolution: ``a``, ``u`` and ``pred``."""
     total_seconds: float = 0.0
+    """Wall seconds of the model's processes, summed over resumes."""
+    processes: int = 1
+    """How many processes the model's training took (1 unless it was interrupted)."""
+
+    def to_json(self) -> dict:
+        fields = dataclasses.asdict(self)
+        fields["sample"] = {k: v.tolist() for k, v in self.sample.items()}
+        return fields
+
+    @classmethod
+    def from_json(cls, fields: dict) -> Result:
+        fields["test"] = {k: tuple(v) for k, v in fields["test"].items()}
+        fields["sample"] = {k: np.asarray(v, dtype=np.float32) for k, v in fields["sample"].items()}
+        return cls(**fields)
+
+
+class RunState:
+    """Where an interrupted run picks up: ``<state>/<settings key>/<model>/last.ckpt`` while a
+    model trains, ``<state>/<settings key>/<model>.json`` once its result is in."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.folder = Path(settings.state) / settings.key()
+
+    def checkpoints(self, name: str) -> Path:
+        return self.folder / name
+
+    def last_checkpoint(self, name: str) -> str | None:
+        path = self.checkpoints(name) / "last.ckpt"
+        return str(path) if path.exists() else None
+
+    def result(self, name: str) -> Result | None:
+        path = self.folder / f"{name}.json"
+        return Result.from_json(json.loads(path.read_text())) if path.exists() else None
+
+    def save_result(self, result: Result) -> None:
+        path = self.folder / f"{result.name}.json"
+        partial = path.with_suffix(".json.tmp")
+        partial.write_text(json.dumps(result.to_json()))
+        partial.replace(path)
+        shutil.rmtree(self.checkpoints(result.name), ignore_errors=True)
 
 
 class PaddedFNO(nn.Module):
@@ -184,15 +244,40 @@ class PaddedFNO(nn.Module):
 
 
 class EpochRecorder(L.Callback):
-    """Training seconds per epoch (validation excluded) and the validation L2 after each epoch."""
+    """Training seconds per epoch (validation excluded), the validation L2 after each epoch and
+    the wall seconds and processes of earlier, interrupted runs (kept in the checkpoints)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, process_start: float) -> None:
         self.name = name
         self.epoch_seconds: list[float] = []
         self.val_rel_l2: list[float] = []
+        self.earlier_seconds = 0.0
+        self.processes = 1
+        self._process_start = process_start
         self._start = 0.0
         self._val_start = 0.0
         self._val_seconds = 0.0
+
+    def seconds_so_far(self) -> float:
+        """Wall seconds of this model's processes, this one up to now included."""
+        return self.earlier_seconds + time.perf_counter() - self._process_start
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch_seconds": self.epoch_seconds,
+            "val_rel_l2": self.val_rel_l2,
+            "seconds": self.seconds_so_far(),
+            "processes": self.processes,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epoch_seconds = list(state_dict["epoch_seconds"])
+        self.val_rel_l2 = list(state_dict["val_rel_l2"])
+        self.earlier_seconds = state_dict["seconds"]
+        self.processes = state_dict["processes"] + 1
+        log(
+            f"{self.name}: resumed after epoch {len(self.epoch_seconds)} (process {self.processes})"
+        )
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
@@ -261,14 +346,18 @@ def test_data(settings: Settings, strides: list[int]) -> GridDataModule:
     )
 
 
-def make_trainer(epochs: int, callbacks: list[L.Callback]) -> L.Trainer:
-    """The CPU trainer both models use."""
+def make_trainer(epochs: int, callbacks: list[L.Callback], checkpoints: Path) -> L.Trainer:
+    """The CPU trainer every model uses; it keeps ``checkpoints/last.ckpt`` after each epoch."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    keep_last = ModelCheckpoint(
+        dirpath=checkpoints, save_top_k=0, save_last=True, save_on_train_epoch_end=True
+    )
     return L.Trainer(
         accelerator="cpu",
         logger=False,
-        enable_checkpointing=False,
+        callbacks=[*callbacks, keep_last],
         max_epochs=epochs,
-        callbacks=callbacks,
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -311,8 +400,10 @@ def test_sample(module: OperatorModule, dm: GridDataModule) -> dict[str, np.ndar
 
 
 def train_model(name: str, settings: Settings) -> Result:
-    """Train ``name`` in this (fresh) process and measure it; see the module docstring."""
+    """Train ``name`` in this (fresh) process, from its last checkpoint if an earlier run was
+    interrupted, and measure it; see the module docstring."""
     start = time.perf_counter()
+    state = RunState(settings)
     torch.set_num_threads(os.cpu_count() or 1)
     warnings.filterwarnings("ignore", message="A `OneCycleLR` scheduler is using")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -338,10 +429,10 @@ def train_model(name: str, settings: Settings) -> Result:
             interval=settings.schedule_interval,
         ),
     )
-    recorder = EpochRecorder(name)
+    recorder = EpochRecorder(name, start)
     log(f"{name}: {count_parameters(model):,} parameters; training {settings.epochs} epochs")
-    trainer = make_trainer(settings.epochs, [recorder])
-    trainer.fit(module, datamodule=dm)
+    trainer = make_trainer(settings.epochs, [recorder], state.checkpoints(name))
+    trainer.fit(module, datamodule=dm, ckpt_path=state.last_checkpoint(name))
     rss_peak = peak_rss_mb()
     refused = refusals(module, settings)
     test_dm = test_data(settings, [s for s in TEST_STRIDES if s not in refused])
@@ -358,15 +449,24 @@ def train_model(name: str, settings: Settings) -> Result:
         test=errors,
         refused=dict(refused.values()),
         sample=test_sample(module, test_dm),
-        total_seconds=time.perf_counter() - start,
+        total_seconds=recorder.seconds_so_far(),
+        processes=recorder.processes,
     )
 
 
 def train_in_fresh_process(name: str, settings: Settings) -> Result:
-    """``train_model`` in a new spawned process, so that its memory peak is its own."""
+    """``train_model`` in a new spawned process, so that its memory peak is its own; a result
+    an earlier run finished is read back instead, and each new one is kept."""
+    state = RunState(settings)
+    done = state.result(name)
+    if done is not None:
+        log(f"{name}: done in an earlier run ({state.folder / name}.json)")
+        return done
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(train_model, name, settings).result()
+        result = pool.submit(train_model, name, settings).result()
+    state.save_result(result)
+    return result
 
 
 def ensure_data(path: str, n_samples: int, resolution: int) -> float:
@@ -413,7 +513,7 @@ def main_table(results: list[Result], skipped: list[str], settings: Settings) ->
             "Data (train / test samples)",
             "Parameters",
             "Epochs",
-            "s / epoch (training only)",
+            "s / epoch (training only, median)",
             "Peak RSS MB: imports / +data / end of training",
             "Training adds (MB)",
             "Test rel. L2 (×10⁻²)",
@@ -428,7 +528,7 @@ def main_table(results: list[Result], skipped: list[str], settings: Settings) ->
                 f"opl FNO-law Darcy {fine}, {settings.n_train} / {settings.n_test}",
                 f"{r.parameters:,}",
                 str(r.epochs),
-                f"{np.mean(r.epoch_seconds):.1f}",
+                f"{np.median(r.epoch_seconds):.1f}",
                 f"{r.rss_imports_mb:.0f} / {r.rss_data_mb:.0f} / {r.rss_peak_mb:.0f}",
                 f"{r.rss_peak_mb - r.rss_data_mb:.0f}",
                 sci(l2),
@@ -524,15 +624,17 @@ def command_line() -> str:
     return shlex.join([*env, "python", *sys.argv])
 
 
-def header(command: str, total_s: float, data_s: float) -> list[str]:
+def header(command: str, results: list[Result], this_run_s: float, data_s: float) -> list[str]:
     """Machine, software, date, command and timing lines of the report."""
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    trained = sum(r.total_seconds for r in results)
     return [
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, no GPU used ({platform.platform()})",
         f"- Software: {versions()}; code: git {code_version()}",
         f"- Date: {now}",
         f"- Command: `{command}`",
-        f"- Wall time: {total_s:.0f} s in all, of which data generation / check {data_s:.0f} s",
+        f"- Wall time: {trained:.0f} s in the models' processes (summed over resumes); this "
+        f"invocation {this_run_s:.0f} s, of which data generation / check {data_s:.0f} s",
     ]
 
 
@@ -541,8 +643,9 @@ def summary(results: list[Result]) -> list[str]:
     lines = []
     for r in results:
         best = int(np.argmin(r.val_rel_l2)) + 1 if r.val_rel_l2 else 0
+        processes = "its process" if r.processes == 1 else f"its {r.processes} processes"
         lines.append(
-            f"- {r.name}: {r.total_seconds:.0f} s in its process (data loading, training, "
+            f"- {r.name}: {r.total_seconds:.0f} s in {processes} (data loading, training, "
             f"validation, test); validation L2 last {r.val_rel_l2[-1]:.4g}, best "
             f"{min(r.val_rel_l2):.4g} at epoch {best}"
         )
@@ -562,6 +665,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--plot", help=f"figure path (default {DEFAULT_PLOT}; a temp file quick)")
     parser.add_argument("--markdown", help="also write the report to this file")
+    parser.add_argument(
+        "--state",
+        help=f"checkpoints and finished results, for resuming (default {DEFAULT_STATE}; "
+        "a temp folder quick)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="discard this run's saved state and start over"
+    )
     parser.add_argument(
         "--models",
         default="MgNO,FNO,TNO",
@@ -584,6 +695,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.plot is None:
         quick_plot = os.path.join(tempfile.gettempdir(), "opl_accuracy_quick.png")
         args.plot = quick_plot if args.quick else DEFAULT_PLOT
+    if args.state is None:
+        quick_state = os.path.join(tempfile.gettempdir(), "opl_accuracy_quick_state")
+        args.state = quick_state if args.quick else DEFAULT_STATE
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = set(args.models) - set(LEARNING_RATES)
     if unknown or not args.models:
@@ -609,7 +723,10 @@ def main() -> None:
         fno_modes=tuple(args.fno_modes),
         schedule_interval="step" if args.quick else "epoch",
         train_size=train_size,
+        state=args.state,
     )
+    if args.fresh:
+        shutil.rmtree(RunState(settings).folder, ignore_errors=True)
     results, skipped = [], []
     for name in args.models:
         if name == "FNO" and not neuralop_available():
@@ -625,7 +742,7 @@ def main() -> None:
     total_s = time.perf_counter() - start
     log(f"done in {total_s:.0f} s")
     report = [
-        *header(command, total_s, data_s),
+        *header(command, results, total_s, data_s),
         *summary(results),
         "",
         *main_table(results, skipped, settings),
