@@ -37,13 +37,12 @@ What is measured, and how:
   ``--epochs`` epochs (default 100), seed 0 (``lightning.seed_everything`` before the model is
   built), ``lightning.Trainer(accelerator="cpu", logger=False)``. ``--quick`` steps the
   schedule per batch instead, as a per-epoch one-cycle needs more than 5 epochs.
-* **Interrupted runs resume**: each model writes a checkpoint after every epoch, and its result
-  once it is tested, under ``--state DIR`` (default ``data/accuracy_state``, next to the data),
-  keyed by the run's settings. Running the same command again skips the models already done
-  and continues the others from their last epoch (optimizer, schedule and the per-epoch record
-  restored; the data order after a resume differs from an uninterrupted run's, as the shuffling
-  generator is not part of a checkpoint). The report says how many processes each model took;
-  ``--fresh`` discards the state first.
+* **Interrupted runs resume** (``benchmarks/resumable.py``): each model writes a checkpoint
+  after every epoch, and its result once it is tested, under ``--state DIR`` (default
+  ``data/accuracy_state``, next to the data), keyed by the run's settings. Running the same
+  command again skips the models already done and continues the others from their last epoch
+  (optimizer, schedule and the per-epoch record restored). The report says how many processes
+  each model took; ``--fresh`` discards the state first.
 * **Reported per model**: parameters (real numbers: a complex weight counts twice; the FNO's
   spectral weights are complex); epochs; seconds per epoch of training only (wall clock from the
   start of an epoch to its end, minus the validation run inside it; mean over epochs); memory:
@@ -94,6 +93,7 @@ import lightning as L
 import numpy as np
 import torch
 from machine import code_version, cpu_model, peak_rss_mb  # benchmarks/machine.py
+from resumable import WallClock, keep_last, last_checkpoint  # benchmarks/resumable.py
 from torch import nn
 from torch.nn import functional as F
 
@@ -202,10 +202,6 @@ class RunState:
     def checkpoints(self, name: str) -> Path:
         return self.folder / name
 
-    def last_checkpoint(self, name: str) -> str | None:
-        path = self.checkpoints(name) / "last.ckpt"
-        return str(path) if path.exists() else None
-
     def result(self, name: str) -> Result | None:
         path = self.folder / f"{name}.json"
         return Result.from_json(json.loads(path.read_text())) if path.exists() else None
@@ -244,40 +240,24 @@ class PaddedFNO(nn.Module):
 
 
 class EpochRecorder(L.Callback):
-    """Training seconds per epoch (validation excluded), the validation L2 after each epoch and
-    the wall seconds and processes of earlier, interrupted runs (kept in the checkpoints)."""
+    """Training seconds per epoch (validation excluded) and the validation L2 after each epoch
+    (kept in the checkpoints, so a resumed run reports every epoch)."""
 
-    def __init__(self, name: str, process_start: float) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
         self.epoch_seconds: list[float] = []
         self.val_rel_l2: list[float] = []
-        self.earlier_seconds = 0.0
-        self.processes = 1
-        self._process_start = process_start
         self._start = 0.0
         self._val_start = 0.0
         self._val_seconds = 0.0
 
-    def seconds_so_far(self) -> float:
-        """Wall seconds of this model's processes, this one up to now included."""
-        return self.earlier_seconds + time.perf_counter() - self._process_start
-
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "epoch_seconds": self.epoch_seconds,
-            "val_rel_l2": self.val_rel_l2,
-            "seconds": self.seconds_so_far(),
-            "processes": self.processes,
-        }
+        return {"epoch_seconds": self.epoch_seconds, "val_rel_l2": self.val_rel_l2}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.epoch_seconds = list(state_dict["epoch_seconds"])
         self.val_rel_l2 = list(state_dict["val_rel_l2"])
-        self.earlier_seconds = state_dict["seconds"]
-        self.processes = state_dict["processes"] + 1
-        log(
-            f"{self.name}: resumed after epoch {len(self.epoch_seconds)} (process {self.processes})"
-        )
+        log(f"{self.name}: resumed after epoch {len(self.epoch_seconds)}")
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
@@ -348,15 +328,10 @@ def test_data(settings: Settings, strides: list[int]) -> GridDataModule:
 
 def make_trainer(epochs: int, callbacks: list[L.Callback], checkpoints: Path) -> L.Trainer:
     """The CPU trainer every model uses; it keeps ``checkpoints/last.ckpt`` after each epoch."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    keep_last = ModelCheckpoint(
-        dirpath=checkpoints, save_top_k=0, save_last=True, save_on_train_epoch_end=True
-    )
     return L.Trainer(
         accelerator="cpu",
         logger=False,
-        callbacks=[*callbacks, keep_last],
+        callbacks=[*callbacks, keep_last(checkpoints)],
         max_epochs=epochs,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -429,10 +404,10 @@ def train_model(name: str, settings: Settings) -> Result:
             interval=settings.schedule_interval,
         ),
     )
-    recorder = EpochRecorder(name, start)
+    recorder, clock = EpochRecorder(name), WallClock(start)
     log(f"{name}: {count_parameters(model):,} parameters; training {settings.epochs} epochs")
-    trainer = make_trainer(settings.epochs, [recorder], state.checkpoints(name))
-    trainer.fit(module, datamodule=dm, ckpt_path=state.last_checkpoint(name))
+    trainer = make_trainer(settings.epochs, [recorder, clock], state.checkpoints(name))
+    trainer.fit(module, datamodule=dm, ckpt_path=last_checkpoint(state.checkpoints(name)))
     rss_peak = peak_rss_mb()
     refused = refusals(module, settings)
     test_dm = test_data(settings, [s for s in TEST_STRIDES if s not in refused])
@@ -449,8 +424,8 @@ def train_model(name: str, settings: Settings) -> Result:
         test=errors,
         refused=dict(refused.values()),
         sample=test_sample(module, test_dm),
-        total_seconds=recorder.seconds_so_far(),
-        processes=recorder.processes,
+        total_seconds=clock.seconds_so_far(),
+        processes=clock.processes,
     )
 
 

@@ -7,7 +7,10 @@ What is measured, and how:
   residual -> error (``configs/train/{darcy,helmholtz}_residual_mgno.yaml`` read by opl's own
   LightningCLI, with the grid's data file, levels and epochs set here; the data from
   ``configs/data/{darcy,helmholtz}_residual.yaml`` at that grid). Each trains in this process on
-  the CPU; its training time is reported, not counted in the solves.
+  the CPU; its training time is reported, not counted in the solves. Trained operators are
+  kept under ``--state`` (default ``data/solvers_state``) and reused by the next run with the
+  same settings; an interrupted training continues from its last epoch. The solves all run in
+  the last invocation, side by side.
 * **Systems**: fresh coefficients (seed 12345, never seen in training). Darcy: the 5-point
   system of -div(a grad u) = 1, u = 0 on the boundary, a = 12 / 3 (``opl.solvers.darcy_system``),
   at 64², 128², 256² nodes. Helmholtz: the complex symmetric 5-point system of -Δu - (ω/c)²u = f
@@ -40,13 +43,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import os
 import platform
 import shlex
+import shutil
 import sys
-import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -55,6 +60,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 from machine import code_version, cpu_model, publish  # benchmarks/machine.py
+from resumable import WallClock, keep_last, last_checkpoint  # benchmarks/resumable.py
 
 from data_gen.config import load_yaml
 from data_gen.generator import sample_rng
@@ -78,30 +84,36 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def train(problem: str, key: float, samples: int, levels: int, epochs: int, init: dict) -> tuple:
+def train(
+    problem: str, samples: int, levels: int, epochs: int, init: dict, state: str
+) -> tuple[str, float, float]:
     """Generate the residual data of ``problem`` and train its MgNO from the configs; returns the
-    bundle's path and the training seconds."""
+    bundle's path, the training seconds and the final validation L2. A bundle an earlier run
+    trained with the same settings is reused, and an interrupted training continues from its
+    last epoch (``benchmarks/resumable.py``)."""
+    tag = "_".join(f"{k}{v:g}" for k, v in init.items())
+    folder = Path(state) / f"{problem}_{tag}_{samples}_levels{levels}_epochs{epochs}"
+    bundle, record = folder / "model.opl", folder / "training.json"
+    if bundle.exists() and record.exists():
+        done = json.loads(record.read_text())
+        log(f"{problem} {tag}: trained in an earlier run ({bundle})")
+        return str(bundle), done["seconds"], done["val_rel_l2"]
+    start = time.perf_counter()
     data = load_run_config(f"configs/data/{problem}_residual.yaml", n_samples=samples)
     generator = dataclasses.replace(data.generator, **init)
-    tag = "_".join(f"{k}{v:g}" for k, v in init.items())
     path = f"data/bench_{problem}_residual_{tag}_{samples}.h5"
     generate(dataclasses.replace(data, generator=generator), path, progress=False)
     config = load_yaml(f"configs/train/{problem}_residual_mgno.yaml")
-    root = tempfile.mkdtemp(prefix=f"opl_solvers_{problem}_")
     config["trainer"].pop("callbacks", None)
     config["trainer"].update(
-        max_epochs=epochs,
-        enable_checkpointing=False,
-        logger=False,
-        enable_progress_bar=False,
-        default_root_dir=root,
+        max_epochs=epochs, logger=False, enable_progress_bar=False, default_root_dir=str(folder)
     )
     config["model"]["init_args"]["model"]["init_args"]["levels"] = levels
     n_val = max(samples // 10, 8)
     config["data"]["init_args"].update(
         path=path, train=[0, samples - n_val], val=[samples - n_val, samples]
     )
-    start = time.perf_counter()
+    clock, checkpoints = WallClock(start), folder / "checkpoints"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         cli = OplCLI(
@@ -112,21 +124,17 @@ def train(problem: str, key: float, samples: int, levels: int, epochs: int, init
             run=False,
             args=config,
         )
-        trainer = L.Trainer(**config["trainer"])
-        trainer.fit(cli.model, datamodule=cli.datamodule)
-    seconds = time.perf_counter() - start
-    val = float(trainer.callback_metrics["val/rel_l2"])
+        trainer = L.Trainer(**config["trainer"], callbacks=[clock, keep_last(checkpoints)])
+        trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=last_checkpoint(checkpoints))
+        seconds = clock.seconds_so_far()
+        (metrics,) = trainer.validate(cli.model, datamodule=cli.datamodule, verbose=False)
+    val = metrics["val/rel_l2"]
     log(f"{problem} {tag}: trained {epochs} epochs in {seconds:.0f} s, validation L2 {val:.3g}")
     module = cli.model
-    bundle = write_bundle(
-        os.path.join(root, "model.opl"),
-        module.model,
-        module.in_normalizer,
-        module.out_normalizer,
-        {},
-        {},
-    )
-    return bundle, seconds, val
+    write_bundle(bundle, module.model, module.in_normalizer, module.out_normalizer, {}, {})
+    record.write_text(json.dumps({"seconds": seconds, "val_rel_l2": val}))
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return str(bundle), seconds, val
 
 
 @dataclasses.dataclass
@@ -289,13 +297,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--systems", type=int, default=5, help="test systems per case")
     parser.add_argument("--rtol", type=float, default=1e-8)
     parser.add_argument("--markdown", help="also write the report to this file")
+    parser.add_argument(
+        "--state",
+        default="data/solvers_state",
+        help="trained operators and interrupted trainings, reused by the next run "
+        "(default data/solvers_state)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     command = shlex.join(["python", *sys.argv])
     start = time.perf_counter()
     report = []
     for s, (samples, levels, epochs) in (QUICK if args.quick else DARCY).items():
-        bundle, seconds, val = train("darcy", s, samples, levels, epochs, {"resolution": s})
+        init = {"resolution": s}
+        bundle, seconds, val = train("darcy", samples, levels, epochs, init, args.state)
         rows = darcy_rows(s, load(bundle), args.systems, args.rtol)
         title = (
             f"Darcy {s}², {args.systems} systems; operator: MgNO, {levels} levels, "
@@ -306,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.quick:
         for omega, (samples, levels, epochs) in HELMHOLTZ.items():
             init = {"omega": omega}
-            bundle, seconds, val = train("helmholtz", omega, samples, levels, epochs, init)
+            bundle, seconds, val = train("helmholtz", samples, levels, epochs, init, args.state)
             rows = helmholtz_rows(omega, load(bundle), args.systems, args.rtol)
             title = (
                 f"Helmholtz 64², ω = {omega:g}, {args.systems} systems; operator: MgNO, "

@@ -1,0 +1,55 @@
+"""Training runs of a benchmark that survive an interruption: a checkpoint after every epoch,
+and a wall clock that counts every process a run took.
+
+A benchmark that trains for hours on a small machine is sometimes stopped part-way (the machine
+is reclaimed, the session ends). Run again with the same command, it continues each training
+from its last epoch (model, optimizer, schedule, callbacks' state) instead of starting over. The
+data order after a resume differs from an uninterrupted run's: the shuffling generator is not
+part of a Lightning checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+
+class WallClock(L.Callback):
+    """Wall seconds of a training summed over the processes it took, and how many there were.
+
+    ``seconds_so_far()`` is the seconds of earlier processes (up to their last checkpoint; what
+    an interrupted process did after it is lost with it) plus this process's since ``start``.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self.start = time.perf_counter() if start is None else start
+        self.earlier_seconds = 0.0
+        self.processes = 1
+
+    def seconds_so_far(self) -> float:
+        return self.earlier_seconds + time.perf_counter() - self.start
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds_so_far(), "processes": self.processes}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.earlier_seconds = state_dict["seconds"]
+        self.processes = state_dict["processes"] + 1
+
+
+def keep_last(folder: Path) -> ModelCheckpoint:
+    """A checkpoint callback writing ``folder/last.ckpt`` at the end of every training epoch
+    (after the other callbacks' end-of-epoch work, so their state is in it)."""
+    return ModelCheckpoint(
+        dirpath=folder, save_top_k=0, save_last=True, save_on_train_epoch_end=True
+    )
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """``folder/last.ckpt`` if an earlier run left one, for ``trainer.fit(ckpt_path=...)``."""
+    path = Path(folder) / "last.ckpt"
+    return str(path) if path.exists() else None
