@@ -101,7 +101,7 @@ from data_gen.run import generate, load_run_config
 from data_gen.writer import software_versions
 from opl.data.dataset_file import DatasetFile
 from opl.data.grid_datamodule import GridDataModule
-from opl.models import MgNO, PatchTNO
+from opl.models import FieldOperator, MgNO, PatchTNO
 from opl.models.mgno import prolongation_kernels_for
 from opl.train.operator_module import OneCycle, OperatorModule
 
@@ -214,17 +214,16 @@ class RunState:
         shutil.rmtree(self.checkpoints(result.name), ignore_errors=True)
 
 
-class PaddedFNO(nn.Module):
+class PaddedFNO(FieldOperator):
     """neuralop's FNO on the input padded with zeros at the end of each spatial axis, output
     cropped back (the FNO paper's Darcy padding; see the module docstring for why the padded
-    size is even). Declares the integer ``in_channels`` / ``out_channels`` OperatorModule reads."""
+    size is even): a ``FieldOperator``, as OperatorModule trains."""
 
     def __init__(self, modes: tuple[int, int], width: int = 32) -> None:
         super().__init__()
         from neuralop.models import FNO
 
-        self.in_channels = 1
-        self.out_channels = 1
+        self.in_channels, self.out_channels, self.n_dim = 1, 1, 2
         self.fno = FNO(n_modes=modes, hidden_channels=width, in_channels=1, out_channels=1)
 
     @staticmethod

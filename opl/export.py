@@ -38,8 +38,7 @@ from data_gen.errors import OplInputError, require_extra
 from data_gen.fem.mesh import mesh_arrays, mesh_from_arrays, provided_meshes
 from opl.data.normalize import ChannelNormalizer
 from opl.models import MODELS
-from opl.models.base import Operator, predict
-from opl.models.spon import MeshOperator
+from opl.models.base import FieldOperator, predict
 
 BUNDLE_FORMAT = "1.0"
 """Version of the bundle format; ``load`` refuses bundles of a newer major version."""
@@ -63,7 +62,7 @@ class LoadedOperator(nn.Module):
 
     def __init__(
         self,
-        model: Operator,
+        model: FieldOperator,
         in_normalizer: ChannelNormalizer,
         out_normalizer: ChannelNormalizer,
         metadata: dict[str, Any],
@@ -73,8 +72,7 @@ class LoadedOperator(nn.Module):
         self.in_normalizer = in_normalizer
         self.out_normalizer = out_normalizer
         self.metadata = metadata
-        dims = model.init_args.get("n_dim", getattr(model, "spatial_dims", None))
-        self.n_dim = int(len(metadata["grid"]["shape"]) if dims is None else dims)
+        self.n_dim = model.n_dim
         self._warned: set[tuple[int, ...]] = set()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -137,7 +135,7 @@ class GridWarning(UserWarning):
 
 def write_bundle(
     path: str | os.PathLike,
-    model: Operator,
+    model: FieldOperator,
     in_normalizer: ChannelNormalizer,
     out_normalizer: ChannelNormalizer,
     grid: dict[str, Any],
@@ -150,7 +148,7 @@ def write_bundle(
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"in_normalizer.{k}": v for k, v in in_normalizer.state_dict().items()})
     tensors.update({f"out_normalizer.{k}": v for k, v in out_normalizer.state_dict().items()})
-    if hasattr(model, "base_mesh"):  # a mesh operator carries its mesh
+    if model.base_mesh is not None:  # a mesh operator carries its mesh
         arrays = mesh_arrays(model.base_mesh)
         tensors.update({f"{MESH}{k}": torch.from_numpy(v) for k, v in arrays.items()})
     weights = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
@@ -159,7 +157,7 @@ def write_bundle(
         "opl_version": opl.__version__,
         "class": name,
         "init_args": model.init_args,
-        **({"mesh_sha256": model.mesh_sha256} if hasattr(model, "mesh_sha256") else {}),
+        **({"mesh_sha256": model.mesh_sha256} if model.mesh_sha256 is not None else {}),
         "grid": grid,
         "provenance": provenance,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
@@ -198,7 +196,7 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedO
     except (TypeError, ValueError) as err:
         raise BundleError(f"{path}: cannot build {name} from its init_args ({err})") from None
     recorded = metadata.get("mesh_sha256")
-    if recorded is not None and recorded != getattr(model, "mesh_sha256", None):
+    if recorded is not None and recorded != model.mesh_sha256:
         raise BundleError(
             f"{path}: {name} was trained on another mesh than the one "
             + ("it carries" if meshes else "its init_args name now")
@@ -309,8 +307,7 @@ def _example(operator: LoadedOperator, shape: list[int] | None) -> torch.Tensor:
     operator) its input dofs."""
     model = operator.model
     recorded = operator.metadata.get("grid", {}).get("shape")
-    dofs = [model.input_space.n_dofs] if isinstance(model, MeshOperator) else None
-    shape = list(shape or recorded or dofs or [])
+    shape = list(shape or recorded or model.native_shape() or [])
     if len(shape) != operator.n_dim:
         raise ExportUnsupported(
             f"--shape: expected {operator.n_dim} grid sizes for {type(model).__name__}, got "

@@ -1,10 +1,12 @@
 """Loading the triangle meshes of meshes/ (or a user's file) as scikit-fem meshes, checked.
 
 A mesh is named ``<name>`` with a refinement ``level`` (the file ``meshes/<name>_<level>.msh``,
-made by meshes/make_meshes.py) or given as a path to any file meshio reads. Named gmsh physical
-groups become ``mesh.boundaries`` (facet sets) and ``mesh.subdomains`` (element sets). Loading
-needs meshio and scikit-fem only, never gmsh. Meshes are checked: no degenerate triangles (area
-below 1e-12 of the mean) and a consistent orientation (no inverted triangles).
+made by meshes/make_meshes.py), given as a path to any file meshio reads, or given as the path of
+an opl finite-element dataset (``.h5``, ``.hdf5``, ``.nc``), whose UGRID variables hold the mesh
+it was solved on (``data_gen.fem.ugrid``). Named gmsh physical groups (a dataset's boundary and
+subdomain flags) become ``mesh.boundaries`` (facet sets) and ``mesh.subdomains`` (element
+sets). Loading needs meshio and scikit-fem only, never gmsh. Meshes are checked: no degenerate
+triangles (area below 1e-12 of the mean) and a consistent orientation (no inverted triangles).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ MESH_DIR = Path(
 )
 """Where named meshes live: ``meshes/`` of a source checkout, installed as package data
 (``data_gen._meshes``) by a wheel (override with ``OPL_MESH_DIR``)."""
+DATASET_SUFFIXES = (".h5", ".hdf5", ".nc")
+"""A mesh given as a file with one of these suffixes is read from an opl dataset's variables."""
 DEGENERATE_AREA = 1e-12
 """A triangle whose area is below this fraction of the mean area is degenerate."""
 
@@ -88,6 +92,58 @@ def mesh_from_arrays(arrays: dict[str, np.ndarray], where: str) -> skfem.MeshTri
     )
 
 
+def dataset_mesh_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The mesh an opl finite-element dataset was solved on, as ``mesh_arrays`` gives it: the
+    UGRID variables ``mesh_node_x/y``, ``mesh_face_nodes`` (scikit-fem's order, so dofs are
+    numbered as in the file), and the boundary edges and triangles by their flag names
+    (``mesh_boundary_tag``, ``mesh_face_subdomain``; the default flags ``untagged`` and
+    ``domain`` name no group)."""
+    import h5py
+
+    needed = ("mesh_node_x", "mesh_node_y", "mesh_face_nodes", "mesh_boundary_nodes")
+    try:
+        with h5py.File(path, "r") as f:
+            missing = [name for name in needed if name not in f]
+            if missing:
+                raise MeshError(
+                    f"{path}: not a finite-element dataset (no variable {missing[0]!r}; expected "
+                    "the UGRID mesh variables of docs/FORMAT.md)"
+                )
+            points = np.vstack([f["mesh_node_x"][...], f["mesh_node_y"][...]]).astype(float)
+            cells = f["mesh_face_nodes"][...].T.astype(np.int64)
+            edges = np.sort(f["mesh_boundary_nodes"][...].astype(np.int64), axis=1)
+            flags = {
+                name: (f[name][...], _flag_names(f[name]))
+                for name in ("mesh_boundary_tag", "mesh_face_subdomain")
+                if name in f
+            }
+    except OSError as err:
+        raise MeshError(f"{path}: not a readable HDF5 dataset ({err})") from None
+    arrays = {"points": points, "cells": cells}
+    if "mesh_boundary_tag" in flags:
+        facets = skfem.MeshTri(points, cells).facets  # sorted node pairs, scikit-fem's numbering
+        key = facets[0] * points.shape[1] + facets[1]
+        order = np.argsort(key)
+        wanted = edges[:, 0] * points.shape[1] + edges[:, 1]
+        found = order[np.searchsorted(key, wanted, sorter=order)]
+        tags, names = flags["mesh_boundary_tag"]
+        for value, name in enumerate(names):
+            if name != "untagged":
+                arrays[f"boundary/{name}"] = found[tags == value]
+    if "mesh_face_subdomain" in flags:
+        tags, names = flags["mesh_face_subdomain"]
+        for value, name in enumerate(names):
+            if name != "domain":
+                arrays[f"subdomain/{name}"] = np.flatnonzero(tags == value)
+    return arrays
+
+
+def _flag_names(variable) -> list[str]:
+    """The names of the flag values 0, 1, ... of a flag variable."""
+    meanings = variable.attrs["flag_meanings"]
+    return (meanings.decode() if isinstance(meanings, bytes) else str(meanings)).split()
+
+
 def mesh_file(mesh: str, level: int = 0) -> Path:
     """The file of mesh ``mesh``: a path to a mesh file, or a name in ``MESH_DIR`` at ``level``."""
     if mesh.endswith((".msh", ".vtk", ".vtu", ".xdmf", ".med", ".mesh")) or os.sep in mesh:
@@ -115,6 +171,11 @@ def load_mesh(mesh: str, level: int = 0, refine: int = 0) -> skfem.MeshTri:
         raise MeshError(f"refine: expected an integer >= 0, got {refine!r}")
     if (mesh, level) in _PROVIDED:
         loaded = _PROVIDED[(mesh, level)]
+        return loaded.refined(refine) if refine else loaded
+    if mesh.endswith(DATASET_SUFFIXES):
+        if level != 0:
+            raise MeshError(f"level: a dataset holds one mesh, use level 0 (got {level})")
+        loaded = mesh_from_arrays(dataset_mesh_arrays(mesh), f"{mesh}: its mesh")
         return loaded.refined(refine) if refine else loaded
     path = mesh_file(mesh, level)
     try:

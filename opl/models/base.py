@@ -1,8 +1,19 @@
-"""What every model of ``opl.models`` shares: it remembers the arguments it was built with.
+"""The model families of ``opl.models`` and what they share.
 
-``Operator`` subclasses record their constructor's keyword arguments (defaults filled in) in
-``init_args``, JSON-ready, so that a trained model can be written as weights plus JSON and built
-again without pickles (``opl.export``).
+Every model is an ``Operator``: it records its constructor's keyword arguments (defaults filled
+in) in ``init_args``, JSON-ready, so that a trained model can be written as weights plus JSON and
+built again without pickles (``opl.export``). Two families build on it:
+
+* ``FieldOperator``: maps input fields ``(B, in_channels, *spatial)`` to output fields
+  ``(B, out_channels, *spatial)`` in normalised units, ``n_dim`` spatial axes (grid axes, or
+  one axis of FE dofs). Trained by ``opl.train.OperatorModule`` and written as bundles (MgNO,
+  TNO, PatchTNO, SPON, MultigridSPON, MeshGNN; a model from elsewhere joins by subclassing it).
+* ``PointwiseModel``: a function of the coordinates with ``fields(points, order, weights)``
+  returning its values and derivatives there; trained by ``opl.train.PhysicsModule`` against a
+  PDE's residual (PIG, MLP, LPINN).
+
+The training module and the bundles read the family's attributes; they never probe a model for
+what it might have.
 """
 
 from __future__ import annotations
@@ -17,20 +28,9 @@ from torch import nn
 
 
 class Operator(nn.Module):
-    """Base class of ``opl.models``: ``init_args`` holds the arguments of ``__init__``.
-
-    ``other_grids`` says what a trained model does on a grid other than its training grid:
-    ``accept`` (discretisation-invariant: the same operator at any resolution), ``warn`` (it
-    runs, but its learned stencils are tied to the training spacing, so it is another operator)
-    or ``refuse`` (it is built on one grid or mesh). A bundle's ``LoadedOperator`` acts on it.
-    """
+    """Base class of ``opl.models``: ``init_args`` holds the arguments of ``__init__``."""
 
     init_args: dict[str, Any]
-    other_grids: ClassVar[str] = "warn"
-
-    def adopt_grid(self, conventions: list[str]) -> None:
-        """Take the training data's grid convention, one per spatial axis (``nodes``,
-        ``cells``, ``periodic``); models whose arithmetic does not depend on it ignore it."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -50,6 +50,58 @@ class Operator(nn.Module):
         cls.__init__ = recording_init
 
 
+class FieldOperator(Operator):
+    """Fields to fields: ``forward(x)`` maps ``(B, in_channels, *spatial)`` (normalised inputs)
+    to ``(B, out_channels, *spatial)`` with ``n_dim`` spatial axes.
+
+    What every member declares, and the training module and bundles read:
+
+    * ``in_channels``, ``out_channels``, ``n_dim``: set in ``__init__``.
+    * ``other_grids``: what a trained model does on a grid other than its training grid --
+      ``accept`` (discretisation-invariant: the same operator at any resolution), ``warn`` (it
+      runs, but its learned stencils are tied to the training spacing, so it is another
+      operator) or ``refuse`` (it is built on one grid or mesh). ``LoadedOperator`` acts on it.
+    * ``decodes_output``: True if the model returns physical units itself from the output
+      statistics in its ``output_normalizer`` (SPON: its decoder imposes boundary values
+      exactly, which decoding afterwards would spoil); then nothing decodes its output.
+    * ``on_mesh``: True for operators on FE dofs, which check the data's dof positions
+      (``check_mesh``) and are trained with a loss that needs no grid (``rel_l2``).
+    * ``base_mesh``, ``mesh_sha256``: the FE mesh the model is built on (carried by its bundle)
+      and the fingerprint of its finest FE space; None for grid operators.
+    """
+
+    in_channels: int
+    out_channels: int
+    n_dim: int
+    other_grids: ClassVar[str] = "warn"
+    decodes_output: ClassVar[bool] = False
+    on_mesh: ClassVar[bool] = False
+    base_mesh: Any = None
+    mesh_sha256: str | None = None
+
+    def adopt_grid(self, conventions: list[str]) -> None:
+        """Take the training data's grid convention, one per spatial axis (``nodes``,
+        ``cells``, ``periodic``); models whose arithmetic does not depend on it ignore it."""
+
+    def check_mesh(self, input_positions: Any, output_positions: Any) -> None:
+        """Refuse data whose dof positions are not those of the model's FE spaces (operators
+        ``on_mesh``; a grid operator has no dofs to check)."""
+
+    def native_shape(self) -> list[int] | None:
+        """The spatial shape the model is built for (a mesh operator: its input dofs), or None
+        for a grid operator, which takes any grid."""
+        return None
+
+
+class PointwiseModel(Operator):
+    """A function of the coordinates: ``fields(points, order, weights)`` returns its values and
+    derivatives up to ``order`` at ``points`` (``opl.physics.Fields``), what a PDE residual
+    needs; trained by ``opl.train.PhysicsModule``."""
+
+    def fields(self, points: torch.Tensor, order: int, weights: Sequence[float]) -> Any:
+        raise NotImplementedError
+
+
 def _plain(value: Any) -> Any:
     """Tuples (and other sequences) as lists, so ``init_args`` round-trips through JSON."""
     if isinstance(value, Sequence) and not isinstance(value, str):
@@ -57,11 +109,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def predict(model: nn.Module, in_normalizer: nn.Module, out_normalizer: nn.Module, x: torch.Tensor):
-    """``decode(model(encode(x)))``: a prediction in physical units from inputs in physical units.
-
-    A model with ``decodes_output = True`` (SPON: its decoder imposes boundary values exactly,
-    which decoding afterwards would spoil) returns physical units itself and is not decoded.
-    """
+def predict(
+    model: FieldOperator, in_normalizer: nn.Module, out_normalizer: nn.Module, x: torch.Tensor
+) -> torch.Tensor:
+    """``decode(model(encode(x)))``: a prediction in physical units from inputs in physical units
+    (a model that ``decodes_output`` returns physical units itself and is not decoded)."""
     out = model(in_normalizer.encode(x))
-    return out if getattr(model, "decodes_output", False) else out_normalizer.decode(out)
+    return out if model.decodes_output else out_normalizer.decode(out)

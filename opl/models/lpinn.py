@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from opl.models.base import Operator
+from opl.models.base import PointwiseModel
 from opl.models.pointwise import check_activation, mlp_layers, run_mlp
 from opl.physics.fields import fields_by_autograd
 from opl.physics.lagrangian import (
@@ -42,7 +42,7 @@ from opl.physics.lagrangian import (
 BRANCHES = ("separate", "shared")
 
 
-class LPINN(Operator):
+class LPINN(PointwiseModel):
     """Characteristics ``x(x0, t)`` and state ``u(x0, t)`` (module docstring).
 
     Args:

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from opl.models.base import Operator
+from opl.models.base import FieldOperator
 from opl.ops import kernels, mg_smooth
 from opl.ops.mg_smooth import fold_boundary
 
@@ -350,7 +350,7 @@ def _per_level(name: str, value: int | Sequence[int], count: int) -> list[int]:
     raise ValueError(f"{name}: expected an integer or a list of integers, got {value!r}")
 
 
-class MgNO(Operator):
+class MgNO(FieldOperator):
     r"""Multigrid neural operator: ``n_layers`` :class:`MgNOLayer` then a 1x1 head.
 
     ``x (B, in_channels, *spatial) -> (B, out_channels, *spatial)``; any grid with at least

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 import torch
 
-from opl.models.base import Operator
+from opl.models.base import PointwiseModel
 from opl.models.pointwise import check_activation, mlp_layers, run_mlp
 from opl.physics.fields import Fields, fields_by_autograd
 
 
-class MLP(Operator):
+class MLP(PointwiseModel):
     """``u(x) = W_L σ(… σ(W_1 x + b_1) …) + b_L`` with ``hidden`` widths and activation σ
     (``tanh`` or ``sin``), Xavier-normal initialisation.
 

@@ -30,13 +30,13 @@ from typing import Literal
 import torch
 from torch import nn
 
-from opl.models.base import Operator
+from opl.models.base import PointwiseModel
 from opl.models.pointwise import check_activation, mlp_layers, propagate
 from opl.ops import gaussian_features, gaussian_values
 from opl.physics.fields import Fields
 
 
-class PIG(Operator):
+class PIG(PointwiseModel):
     """Physics-informed Gaussians (module docstring).
 
     Args:

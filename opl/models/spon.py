@@ -49,7 +49,7 @@ from torch import nn
 
 from data_gen.fem.mesh import load_mesh
 from opl.data.normalize import ChannelNormalizer
-from opl.models.base import Operator
+from opl.models.base import FieldOperator
 from opl.models.fe_space import FESpace, MassSolver, SparseMatrix
 from opl.models.message_passing import MeshProcessor, edge_geometry
 
@@ -80,18 +80,17 @@ def _on_dofs(operator: nn.Module, h: torch.Tensor) -> torch.Tensor:
     return operator(flat).reshape(-1, batch, width).transpose(0, 1)
 
 
-class MeshOperator(Operator):
-    """What the mesh operators share: their FE spaces, graph and Dirichlet dofs.
+class MeshOperator(FieldOperator):
+    """What the mesh operators share: their FE spaces, graph and Dirichlet dofs. Tensors are
+    ``(B, C, n_dofs)``: one "spatial" axis, the dofs (``n_dim = 1``)."""
 
-    ``decodes_output``: the model returns physical units itself (its decoder imposes boundary
-    values, which a normaliser applied afterwards would spoil); the training module and bundles
-    then give it the output statistics instead of decoding its output.
-    """
-
-    decodes_output = False
     other_grids = "refuse"
-    spatial_dims = 1
-    """Tensors are (B, C, n_dofs): one "spatial" axis, the dofs."""
+    on_mesh = True
+    n_dim = 1
+
+    def native_shape(self) -> list[int]:
+        """The input dofs: the only shape a mesh operator takes."""
+        return [self.input_space.n_dofs]
 
     def _build(
         self,

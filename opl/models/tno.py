@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from opl.models.base import Operator
+from opl.models.base import FieldOperator
 
 GRIDS = ("nodes", "cells", "periodic")
 """Grid conventions (``data_gen.generator.GRID_CONVENTIONS``): where the points of [0, 1] lie."""
@@ -166,7 +166,7 @@ class EncoderLayer(nn.Module):
         return self.norm2(v + self.ffn(v))
 
 
-class TNO(OnGrid, Operator):
+class TNO(OnGrid, FieldOperator):
     """Transformer neural operator with point-wise continuum attention (module docstring).
 
     Args:
@@ -345,7 +345,7 @@ class PatchEncoderLayer(nn.Module):
         return self.norm2(v + self.ffn(v)).movedim(-1, 2)
 
 
-class PatchTNO(OnGrid, Operator):
+class PatchTNO(OnGrid, FieldOperator):
     """Transformer neural operator on function-space patches, 2-D (METHODS.md §2): the grid is
     cut into ``patches`` x ``patches`` patches of fixed physical size (the cells per patch scale
     with the resolution, the tokens do not), each token the function on its patch.

@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from data_gen.errors import ConfigError
+from opl.train.operator_module import OperatorModule
 
 
 class OplCLI(LightningCLI):
@@ -73,7 +74,7 @@ class OplCLI(LightningCLI):
         from opl.export import bundle_from_checkpoint
 
         trainer = self.trainer
-        if getattr(self.model, "model_config", None) is None:
+        if not isinstance(self.model, OperatorModule) or self.model.model_config is None:
             return
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         if not best:

@@ -17,13 +17,12 @@ from typing import Literal
 import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from torch import nn
 
 from data_gen.errors import ConfigError
 from opl.data.normalize import ChannelNormalizer
 from opl.losses import LOSSES, RelativeH1FiniteDifference, RelativeH1Spectral, RelativeL2
-from opl.models.base import Operator, predict
-from opl.models.spon import MeshOperator
+from opl.models import MODELS
+from opl.models.base import FieldOperator, predict
 
 
 class TrainingDiverged(RuntimeError):
@@ -56,8 +55,8 @@ class HeldOneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
 
 
 class OperatorModule(L.LightningModule):
-    """Trains ``model`` (an ``opl.models`` grid operator with ``in_channels`` / ``out_channels``)
-    to map input fields to output fields.
+    """Trains ``model`` (a ``FieldOperator``: on grids or on FE dofs) to map input fields to
+    output fields.
 
     ``loss``: ``rel_h1_spectral`` (MgNO's training loss, with ``h1_k_max`` = 20), ``rel_l2`` or
     ``rel_h1_fd``. ``optimizer``: any torch optimiser (default Adam, lr 1e-3). ``scheduler``: a
@@ -66,21 +65,20 @@ class OperatorModule(L.LightningModule):
 
     def __init__(
         self,
-        model: nn.Module,
+        model: FieldOperator,
         loss: Literal["rel_h1_spectral", "rel_l2", "rel_h1_fd"] = "rel_h1_spectral",
         h1_k_max: int | None = 20,
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: OneCycle | None = None,
     ) -> None:
         super().__init__()
-        for name in ("in_channels", "out_channels"):
-            if not isinstance(getattr(model, name, None), int):
-                raise ConfigError(
-                    f"model: {type(model).__name__} has no integer attribute {name!r}; "
-                    "OperatorModule needs a grid operator that declares its channels"
-                )
-        self.on_mesh = isinstance(model, MeshOperator)
-        if self.on_mesh and loss != "rel_l2":
+        if not isinstance(model, FieldOperator):
+            raise ConfigError(
+                f"model: {type(model).__name__} is not a field operator; OperatorModule trains "
+                "subclasses of opl.models.FieldOperator (MgNO, TNO, PatchTNO, SPON, ...; a "
+                "model of your own subclasses it and sets in_channels, out_channels and n_dim)"
+            )
+        if model.on_mesh and loss != "rel_l2":
             raise ConfigError(
                 f"loss: {loss} differentiates on a grid; {type(model).__name__} works on FE "
                 "dofs, use loss: rel_l2"
@@ -100,8 +98,8 @@ class OperatorModule(L.LightningModule):
     @property
     def model_config(self) -> dict | None:
         """The model's class and constructor arguments (what a bundle needs to build it again),
-        or None for a model outside ``opl.models``."""
-        if not isinstance(self.model, Operator):
+        or None for a model outside the bundle allow-list ``opl.models.MODELS``."""
+        if MODELS.get(type(self.model).__name__) is not type(self.model):
             return None
         return {"class": type(self.model).__name__, "init_args": self.model.init_args}
 
@@ -123,14 +121,14 @@ class OperatorModule(L.LightningModule):
         if getattr(datamodule, "in_normalizer", None) is not None:  # a training split: fitted
             self._take_statistics(datamodule)
         conventions = getattr(datamodule, "grid_conventions", None)
-        if conventions and isinstance(self.model, Operator):
+        if conventions:
             try:
                 self.model.adopt_grid(conventions)
             except ValueError as err:
                 raise ConfigError(f"model: {err}") from None
         if conventions and isinstance(self.loss, RelativeH1FiniteDifference):
             self.loss.adopt_grid(conventions)
-        if self.on_mesh:
+        if self.model.on_mesh:
             try:
                 self.model.check_mesh(datamodule.input_positions, datamodule.output_positions)
             except (AttributeError, ValueError) as err:
@@ -150,7 +148,7 @@ class OperatorModule(L.LightningModule):
                     f"{theirs.mean.numel()} channels of that kind; set model.{name} to match"
                 )
             mine.load_state_dict(theirs.state_dict())
-        if getattr(self.model, "decodes_output", False):
+        if self.model.decodes_output:
             self.model.output_normalizer.load_state_dict(datamodule.out_normalizer.state_dict())
 
     def _check_grids(self, datamodule) -> None:
@@ -221,7 +219,7 @@ class OperatorModule(L.LightningModule):
     def _metrics(self, pred: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Grids: relative L2 and spectral H1. Meshes: relative l2 of the dofs, relative L2 of
         the FE functions (mass matrix) and the largest error at the Dirichlet dofs."""
-        if not self.on_mesh:
+        if not self.model.on_mesh:
             return {"rel_l2": self.rel_l2(pred, y), "rel_h1": self.rel_h1(pred, y)}
         return {
             "rel_l2": self.rel_l2(pred, y),

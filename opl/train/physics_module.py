@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from torch import nn
 from torch.utils.data import DataLoader
 
 from data_gen.errors import ConfigError
+from opl.models.base import PointwiseModel
 from opl.physics.domain import Sampler
 from opl.physics.problem import Problem
 from opl.train.operator_module import TrainingDiverged
@@ -69,7 +69,7 @@ class PhysicsModule(L.LightningModule):
 
     def __init__(
         self,
-        model: nn.Module,
+        model: PointwiseModel,
         problem: Problem,
         points: dict[str, int],
         loss_weights: dict[str, float] | None = None,
@@ -84,10 +84,11 @@ class PhysicsModule(L.LightningModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if not callable(getattr(model, "fields", None)):
+        if not isinstance(model, PointwiseModel):
             raise ConfigError(
-                f"model: {type(model).__name__} has no fields(points, order, weights) method; "
-                "PhysicsModule trains physics-informed models (opl.models.PIG, opl.models.MLP)"
+                f"model: {type(model).__name__} is not a pointwise model; PhysicsModule trains "
+                "subclasses of opl.models.PointwiseModel (PIG, MLP, LPINN), which have "
+                "fields(points, order, weights)"
             )
         names = problem.condition_names
         for what, given in (("points", points), ("loss_weights", loss_weights or {})):

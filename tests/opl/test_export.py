@@ -11,10 +11,13 @@ import pytest
 import torch
 
 import opl
+from data_gen.fem import mesh as mesh_module
 from opl.cli import main
 from opl.data import GridDataModule
-from opl.export import BundleError, bundle_from_checkpoint, load
-from opl.models import MgNO
+from opl.data.normalize import ChannelNormalizer
+from opl.export import BundleError, bundle_from_checkpoint, load, write_bundle
+from opl.models import MODELS, FieldOperator, MgNO
+from opl.models.base import predict
 from opl.train import OperatorModule
 
 TINY = {"channels": 4, "n_layers": 2, "levels": 3}
@@ -169,3 +172,68 @@ def test_a_bundle_warns_on_a_grid_other_than_its_training_grid(trained, recwarn)
         op(np.zeros((65, 65), np.float32))
     op(np.zeros((65, 65), np.float32))  # once per grid
     assert len([w for w in recwarn if issubclass(w.category, GridWarning)]) == 0
+
+
+OUTER = ["bottom", "right", "top", "left"]
+MESH = {
+    "in_channels": 1,
+    "out_channels": 1,
+    "mesh": "lshape",
+    "level": 0,
+    "refine": 1,
+    "dirichlet": OUTER,
+    "width": 8,
+}
+ALLOW_LISTED = {
+    "MgNO": {"channels": 4, "n_layers": 2, "levels": 3},
+    "TNO": {"width": 8, "heads": 2, "layers": 1, "ffn_width": 16, "grid": "nodes"},
+    "PatchTNO": {
+        "patches": 4,
+        "width": 8,
+        "heads": 2,
+        "layers": 1,
+        "ffn_width": 16,
+        "embed_modes": 3,
+        "smoother_modes": 4,
+        "grid": "nodes",
+    },
+    "SPON": {**MESH, "input_element": "P2", "depth": 2},
+    "MultigridSPON": {**MESH, "coarsening": 1, "coarse_depth": 2, "fine_layers": 1},
+    "MeshGNN": {**MESH, "depth": 2},
+}
+"""A small instance of every class a bundle may name."""
+
+
+def test_the_bundle_allow_list_is_the_field_operators():
+    assert set(MODELS) == set(ALLOW_LISTED)
+    assert all(issubclass(cls, FieldOperator) for cls in MODELS.values())
+    # the physics-informed models are trained against a residual and never bundled
+    assert not {"PIG", "MLP", "LPINN"} & set(MODELS)
+
+
+def with_statistics(channels: int, shift: float) -> ChannelNormalizer:
+    normalizer = ChannelNormalizer(channels)
+    normalizer.mean.copy_(torch.arange(channels) + shift)
+    normalizer.std.copy_(torch.arange(channels) + 2 * shift)
+    return normalizer
+
+
+@pytest.mark.parametrize("name", sorted(ALLOW_LISTED))
+def test_every_allow_listed_model_round_trips_through_a_bundle(name, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = MODELS[name](**ALLOW_LISTED[name]).eval()
+    shape = model.native_shape() or [17, 17]
+    in_norm, out_norm = with_statistics(model.in_channels, 0.5), with_statistics(1, 2.0)
+    if model.decodes_output:  # SPON: the output statistics live in its decoder
+        model.output_normalizer.load_state_dict(out_norm.state_dict())
+    grid = {} if model.native_shape() else {"shape": shape}
+    path = write_bundle(tmp_path / f"{name}.opl", model, in_norm, out_norm, grid, {})
+    # the bundle carries what it needs: no mesh files on disk (an empty mesh folder)
+    monkeypatch.setattr(mesh_module, "MESH_DIR", tmp_path / "no_meshes")
+    loaded = load(path)
+    assert type(loaded.model) is type(model) and loaded.model.init_args == model.init_args
+    x = torch.randn(3, model.in_channels, *shape)
+    with torch.no_grad():
+        expected = predict(model, in_norm, out_norm, x)
+    # the same weights and the same arithmetic: identical to the last bit
+    torch.testing.assert_close(loaded(x), expected, rtol=0, atol=0)

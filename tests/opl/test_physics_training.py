@@ -9,7 +9,7 @@ import torch
 
 from data_gen.errors import ConfigError
 from opl.cli import main
-from opl.models import MLP, PIG
+from opl.models import MLP, PIG, MgNO
 from opl.physics import Helmholtz2D
 from opl.train import LBFGS, PhysicsModule, TrainingDiverged
 
@@ -103,8 +103,10 @@ def test_bad_configs_are_refused_naming_the_key():
         module(points={"pde": 10})
     with pytest.raises(ConfigError, match="loss_weights: unknown condition"):
         module(loss_weights={"bc": 1.0})
-    with pytest.raises(ConfigError, match="no fields"):
+    with pytest.raises(ConfigError, match="Linear is not a pointwise model"):
         module(model=torch.nn.Linear(2, 1))
+    with pytest.raises(ConfigError, match="MgNO is not a pointwise model"):
+        module(model=MgNO(channels=4, n_layers=1, levels=2))
     with pytest.raises(ConfigError, match="nothing would train"):
         module(optimizer=None, lbfgs=None)
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from data_gen.fem.mesh import load_mesh
+from data_gen.fem import mesh as mesh_module
+from data_gen.fem.mesh import MeshError, load_mesh
 from opl.models import MODELS, MultigridSPON
 from opl.models.fe_space import FESpace, MassSolver, SparseMatrix, mass_bounds
 
@@ -208,6 +209,28 @@ def test_short_training_reduces_the_loss_and_bundles_round_trip(name, small_data
                                    providers=["CPUExecutionProvider"])  # fmt: skip
     onnx_out = session.run(None, {"x": x[:3].numpy()})[0]
     assert np.abs(onnx_out - again[:3]).max() <= 1e-5 * scale
+
+
+@pytest.mark.parametrize("name", ["SPON", "MeshGNN"])
+def test_a_mesh_operator_builds_on_its_datasets_mesh_without_mesh_files(
+    name, small_dataset, tmp_path, monkeypatch
+):
+    from opl.data import MeshFieldDataModule
+
+    path = _dataset(small_dataset, tmp_path, n=4)  # lshape level 0 refined once, P2
+    on_disk = build(name)
+    monkeypatch.setattr(mesh_module, "MESH_DIR", tmp_path / "no_meshes")
+    with pytest.raises(MeshError, match="no such mesh file"):
+        build(name)
+    from_file = build(name, mesh=str(path), refine=0)
+    # the same mesh, numbered as in the file: same fingerprint, dofs and Dirichlet dofs
+    assert from_file.mesh_sha256 == on_disk.mesh_sha256
+    assert torch.equal(from_file.dirichlet_mask, on_disk.dirichlet_mask)
+    data = MeshFieldDataModule(str(path), train=(0, 2), val=(2, 4), input_space="P2")
+    data.setup("fit")
+    from_file.check_mesh(data.input_positions, data.output_positions)
+    with pytest.raises(MeshError, match="a dataset holds one mesh, use level 0"):
+        build(name, mesh=str(path), level=1, refine=0)
 
 
 def test_training_refuses_a_model_on_another_mesh(small_dataset, tmp_path):

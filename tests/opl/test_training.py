@@ -10,9 +10,10 @@ import pytest
 import torch
 import yaml
 
+from data_gen.errors import ConfigError
 from opl.cli import main
 from opl.data import GridDataModule
-from opl.models import MgNO
+from opl.models import PIG, MgNO
 from opl.train import OneCycle, OperatorModule, TrainingDiverged
 
 TINY_MGNO = {"in_channels": 1, "out_channels": 1, "channels": 4, "n_layers": 2, "levels": 3}
@@ -368,3 +369,11 @@ def test_opl_predict_writes_a_dataset_file_that_opl_plot_draws(darcy_file, tmp_p
     assert f"--predictions: {out} exists" in capsys.readouterr().err
     assert main(["predict", "--config", config, "--ckpt_path", str(tmp_path / "model.opl")]) == 2
     assert "an opl bundle, not a checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "model", [torch.nn.Conv2d(1, 1, 3), PIG(n_gaussians=4, n_features=2)], ids=["Conv2d", "PIG"]
+)
+def test_the_operator_module_trains_field_operators_only(model):
+    with pytest.raises(ConfigError, match=f"model: {type(model).__name__} is not a field operator"):
+        OperatorModule(model)
