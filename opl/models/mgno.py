@@ -42,8 +42,7 @@ import torch
 from torch import nn
 
 from opl.models.base import FieldOperator
-from opl.ops import kernels, mg_smooth
-from opl.ops.mg_smooth import fold_boundary
+from opl.ops.mg_smooth import fold_boundary, smoothing_step
 
 __all__ = ["MgNO", "MgNOLayer", "Prolongation", "VCycle", "prolongation_kernels_for"]
 
@@ -256,19 +255,14 @@ class VCycle(nn.Module):
         """Smoothing step ``step`` of ``level``: ``u + S (f - A u)``, or ``S f`` when ``u`` is None.
 
         Steps ``0..pre_smooth[level]-1`` are pre-smoothing, the next ones post-smoothing. This is
-        the only place that applies ``S`` and ``A``. On CUDA tensors of a 2-D grid it is the op
-        ``opl.ops.mg_smooth`` (the fused kernel of ``kernels/mg_smooth.cu``, the same maths)
-        unless ``OPL_KERNELS=off`` or autocast is on (the op computes in the weights' dtype);
-        elsewhere, and for the first step (one convolution), plain convolutions.
+        the only place that applies ``S`` and ``A``, through ``opl.ops.mg_smooth.smoothing_step``,
+        which picks the fused CUDA kernel or the convolutions; the first step is one convolution.
         """
         smoother = self.smoothers[level][step]
         if u is None:
             return smoother(f)
         stiffness = self.stiffness[level][step - 1 if level == 0 else step]
-        fused = u.is_cuda and u.dim() == 4 and u.dtype == smoother.weight.dtype
-        if fused and not torch.is_autocast_enabled("cuda") and kernels.mode() != "off":
-            return mg_smooth(u, f, stiffness.weight, smoother.weight, self.padding)
-        return u + smoother(f - stiffness(u))
+        return smoothing_step(u, f, stiffness, smoother, self.padding)
 
     def restrict(
         self, u: torch.Tensor, f: torch.Tensor, level: int

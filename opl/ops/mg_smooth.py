@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 PADDING_MODES = ("zeros", "circular", "reflect")
 """The boundary extensions of the convolutions (those of ``opl.models.mgno``)."""
@@ -70,6 +71,26 @@ def mg_smooth(
     """
     check_inputs(u, f, stiffness, smoother, padding)
     return torch.ops.opl.mg_smooth(u, f, stiffness, smoother, padding)
+
+
+def smoothing_step(
+    u: torch.Tensor, f: torch.Tensor, stiffness: nn.Module, smoother: nn.Module, padding: str
+) -> torch.Tensor:
+    """``u + S (f - A u)`` for the convolution modules ``stiffness`` (A) and ``smoother`` (S) of
+    any dimension, by the fastest path that computes exactly this:
+
+    * the op ``mg_smooth`` (the fused CUDA kernel) for 2-D CUDA tensors in the weights' dtype,
+      unless ``OPL_KERNELS=off`` or CUDA autocast is on (the op computes in the weights' dtype,
+      where autocast would run the convolutions in reduced precision);
+    * the modules' own convolutions (padded by their ``padding_mode``, ``padding`` here)
+      everywhere else: the CPU, 1-D and 3-D grids, autocast.
+    """
+    from opl.ops import kernels  # fills the op's CUDA slot; imports this module
+
+    fused = u.is_cuda and u.dim() == 4 and u.dtype == smoother.weight.dtype
+    if fused and not torch.is_autocast_enabled("cuda") and kernels.mode() != "off":
+        return mg_smooth(u, f, stiffness.weight, smoother.weight, padding)
+    return u + smoother(f - stiffness(u))
 
 
 def check_inputs(

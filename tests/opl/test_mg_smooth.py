@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from opl.models.mgno import MgNO, VCycle
 from opl.ops import kernels, mg_smooth
@@ -20,6 +21,7 @@ from opl.ops.mg_smooth import (
     pad,
     reference_backward,
     reference_forward,
+    smoothing_step,
     weight_gradients,
 )
 
@@ -296,3 +298,19 @@ def test_mgno_trains_with_the_kernel_as_without_it(monkeypatch):
         curves.append(torch.tensor(losses))
     assert curves[0][-1] < curves[0][0]
     torch.testing.assert_close(curves[0], curves[1], rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("padding", PADDING_MODES)
+def test_the_smoothing_step_paths_compute_the_same_step(padding):
+    # smoothing_step takes the modules' convolutions on the CPU and the op on CUDA: both must be
+    # u + S (f - A u) with the same padding (float64: equal to round-off, 1e-12)
+    torch.manual_seed(0)
+    stiffness = nn.Conv2d(3, 2, 3, padding=1, bias=False, padding_mode=padding).double()
+    smoother = nn.Conv2d(2, 3, 3, padding=1, bias=False, padding_mode=padding).double()
+    u, f = (
+        torch.randn(2, 3, 9, 8, dtype=torch.float64),
+        torch.randn(2, 2, 9, 8, dtype=torch.float64),
+    )
+    by_modules = smoothing_step(u, f, stiffness, smoother, padding)
+    by_op = mg_smooth(u, f, stiffness.weight, smoother.weight, padding)
+    torch.testing.assert_close(by_modules, by_op, rtol=0, atol=1e-12)
