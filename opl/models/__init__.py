@@ -7,10 +7,11 @@ and pointwise models, trained against a PDE's residual.
 
 from opl.models.base import FieldOperator, Operator, PointwiseModel
 from opl.models.lpinn import LPINN
+from opl.models.mesh_gnn import MeshGNN
 from opl.models.mgno import MgNO
 from opl.models.mlp import MLP
 from opl.models.pig import PIG
-from opl.models.spon import SPON, MeshGNN, MultigridSPON
+from opl.models.spon import SPON, MultigridSPON
 from opl.models.tno import TNO, PatchTNO
 
 MODELS: dict[str, type[FieldOperator]] = {
