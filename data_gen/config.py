@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
-from data_gen.errors import ConfigError
+from opl.errors import ConfigError
 
 T = TypeVar("T")
 

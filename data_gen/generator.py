@@ -13,44 +13,13 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
 from data_gen.config import from_mapping
-from data_gen.errors import ConfigError, SolverError
-
-Role = Literal["input", "output", "parameter", "reference", "prediction"]
-ROLES: tuple[str, ...] = ("input", "output", "parameter", "reference", "prediction")
-"""What a field is to a model: ``prediction`` marks a model's output written by ``opl predict``."""
-GridConvention = Literal["nodes", "cells", "periodic"]
-GRID_CONVENTIONS: tuple[str, ...] = ("nodes", "cells", "periodic")
-"""Where the points of a grid axis of [lo, hi] lie: ``nodes`` lo + i h with both ends (h = (hi -
-lo)/(n - 1)), ``cells`` the cell centres lo + (i + ½) h (h = (hi - lo)/n), ``periodic`` lo + i h
-without the end point hi ≡ lo (h = (hi - lo)/n)."""
-
-
-def unit_grid(n: int, convention: str) -> np.ndarray:
-    """The ``n`` points of ``convention`` (``GRID_CONVENTIONS``) on [0, 1]."""
-    if convention == "nodes":
-        return np.linspace(0.0, 1.0, n)
-    if convention == "cells":
-        return (np.arange(n) + 0.5) / n
-    if convention == "periodic":
-        return np.arange(n) / n
-    raise ConfigError(f"grid: {convention!r}; expected one of {', '.join(GRID_CONVENTIONS)}")
-
-
-def convention_of(values: np.ndarray) -> str | None:
-    """The convention whose points on [0, 1] ``values`` are (to 1e-6 of the spacing), if any."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 1 or values.size < 2:
-        return None
-    h = abs(values[1] - values[0])
-    for convention in GRID_CONVENTIONS:
-        if np.allclose(values, unit_grid(values.size, convention), rtol=0, atol=1e-6 * h):
-            return convention
-    return None
+from opl.errors import ConfigError, SolverError
+from opl.format import GridConvention, Role
 
 
 @dataclass(frozen=True)

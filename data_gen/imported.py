@@ -16,17 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_gen.errors import DatasetFileError, OplInputError
-from data_gen.generator import (
-    GRID_CONVENTIONS,
-    ROLES,
-    Coordinate,
-    FieldSpec,
-    Layout,
-    convention_of,
-    unit_grid,
-)
+from data_gen.generator import Coordinate, FieldSpec, Layout
 from data_gen.writer import DatasetWriter
+from opl.errors import DatasetFileError, OplInputError
+from opl.format import GRID_CONVENTIONS, ROLES, convention_of, unit_grid
 
 SPATIAL = ("x", "y", "z")
 MESH_DIMS = {"node": "P1", "p2_dof": "P2"}

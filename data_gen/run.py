@@ -22,9 +22,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from data_gen.config import bounds, from_mapping, load_yaml, to_mapping
-from data_gen.errors import ConfigError, require_extra
 from data_gen.generator import Generator, build_generator, solve_sample
 from data_gen.writer import DatasetWriter
+from opl.errors import ConfigError, require_extra
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from data_gen.errors import DatasetFileError
+from opl.errors import DatasetFileError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MASK = 0xFFFFFFFF

@@ -23,12 +23,11 @@ import h5py
 import numpy as np
 import yaml
 
-from data_gen.errors import DatasetFileError, SolverError
 from data_gen.generator import Layout
 from data_gen.superblock import clear_write_flags
+from opl.errors import DatasetFileError, SolverError
+from opl.format import FORMAT_VERSION
 
-FORMAT_VERSION = "1.0"
-"""Version of the dataset format; readers refuse files of a newer major version."""
 COMPRESSION_LEVEL = 4
 """gzip level of every field (with the shuffle filter): a good size/speed balance for floats."""
 

@@ -10,8 +10,8 @@ import argparse
 import os
 import sys
 
-from data_gen.errors import OplInputError
-from data_gen.generator import GRID_CONVENTIONS
+from opl.errors import OplInputError
+from opl.format import GRID_CONVENTIONS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,9 +34,9 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 import opl
-from data_gen.errors import OplInputError, require_extra
 from data_gen.fem.mesh import mesh_arrays, mesh_from_arrays, provided_meshes
 from opl.data.normalize import ChannelNormalizer
+from opl.errors import OplInputError, require_extra
 from opl.models import MODELS
 from opl.models.base import FieldOperator, predict
 
@@ -370,7 +370,8 @@ def _describe(data: dict[str, Any], checkpoint: str) -> tuple[dict, dict]:
         subsample = int(data.get("subsample", 1))
         grid["subsample"] = subsample
         if os.path.exists(path):
-            from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile
+            from opl.data.dataset_file import DatasetFile
+            from opl.format import SPATIAL_DIMS
 
             with DatasetFile(path) as ds:
                 for key in ("pde", "equation", "domain", "boundary_conditions", "generator"):

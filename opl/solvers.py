@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from data_gen.errors import OplInputError
+from opl.errors import OplInputError
 
 Preconditioner = Callable[[np.ndarray], np.ndarray | tuple[np.ndarray, ...]]
 """r -> an approximation of A⁻¹ r, or several directions whose span the solvers search."""

@@ -40,8 +40,8 @@ import skfem
 from scipy.sparse.linalg import splu
 from skfem.helpers import ddot, eye, sym_grad, trace
 
-from data_gen.errors import OplInputError
 from data_gen.fem.mesh import require_boundaries
+from opl.errors import OplInputError
 
 ELEMENTS: dict[str, type[skfem.Element]] = {"P1": skfem.ElementTriP1, "P2": skfem.ElementTriP2}
 """Element name -> scalar Lagrange element of the displacement components."""

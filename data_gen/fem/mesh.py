@@ -23,7 +23,7 @@ import numpy as np
 import skfem
 from skfem.io.meshio import from_meshio
 
-from data_gen.errors import OplInputError
+from opl.errors import OplInputError
 
 MESH_DIR = Path(
     os.environ.get("OPL_MESH_DIR") or str(importlib.resources.files("data_gen._meshes"))

@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from data_gen.errors import DatasetFileError
 from opl.data.dataset_file import DatasetFile
+from opl.errors import DatasetFileError
 
 
 def check_dataset(path: str | os.PathLike) -> list[str]:

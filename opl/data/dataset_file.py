@@ -14,11 +14,10 @@ import h5py
 import numpy as np
 import yaml
 
-from data_gen.errors import DatasetFileError
-from data_gen.generator import GRID_CONVENTIONS, ROLES, convention_of
-from data_gen.writer import FORMAT_VERSION, open_for_reading
+from data_gen.writer import open_for_reading
+from opl.errors import DatasetFileError
+from opl.format import FORMAT_VERSION, GRID_CONVENTIONS, ROLES, SPATIAL_DIMS, convention_of
 
-SPATIAL_DIMS = ("x", "y", "z")
 UNIFORM_TOLERANCE = 1e-6
 """Grid points may deviate from a uniform grid by this fraction of the spacing (float32 files)."""
 
@@ -26,7 +25,7 @@ UNIFORM_TOLERANCE = 1e-6
 @dataclass(frozen=True)
 class GridAxis:
     """A spatial axis of a grid dataset: its points, their convention (``nodes``, ``cells`` or
-    ``periodic``, see ``data_gen.generator.GRID_CONVENTIONS``) and spacing."""
+    ``periodic``, see ``opl.format.GRID_CONVENTIONS``) and spacing."""
 
     name: str
     values: np.ndarray

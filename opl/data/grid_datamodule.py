@@ -21,10 +21,10 @@ import math
 
 from torch.utils.data import Dataset
 
-from data_gen.errors import OplInputError
 from opl.data.dataset_file import DatasetFile
 from opl.data.grid_dataset import GridFieldDataset
 from opl.data.splits import SplitDataModule, in_memory
+from opl.errors import OplInputError
 
 
 class GridDataModule(SplitDataModule):

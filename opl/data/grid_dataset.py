@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from data_gen.errors import DatasetFileError
-from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile, FieldInfo, PerProcessFile
+from opl.data.dataset_file import DatasetFile, FieldInfo, PerProcessFile
+from opl.errors import DatasetFileError
+from opl.format import SPATIAL_DIMS
 
 
 class GridFieldDataset(PerProcessFile, Dataset):

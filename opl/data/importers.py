@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from data_gen.errors import DatasetFileError, OplInputError
 from data_gen.imported import Field, write_dataset
+from opl.errors import DatasetFileError, OplInputError
 
 FORMATS = ("npz", "pt", "netcdf", "pdebench", "well")
 EXTENSIONS = {".npz": "npz", ".pt": "pt", ".pth": "pt", ".nc": "netcdf", ".nc4": "netcdf"}

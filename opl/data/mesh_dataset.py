@@ -29,8 +29,8 @@ import torch
 from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
-from data_gen.errors import DatasetFileError
 from opl.data.dataset_file import DatasetFile, FieldInfo, PerProcessFile
+from opl.errors import DatasetFileError
 
 MATRICES = ("mass", "stiffness")
 

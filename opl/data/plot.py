@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from data_gen.errors import DatasetFileError, require_extra
-from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile, FieldInfo
+from opl.data.dataset_file import DatasetFile, FieldInfo
+from opl.errors import DatasetFileError, require_extra
+from opl.format import SPATIAL_DIMS
 
 
 @dataclass(frozen=True)

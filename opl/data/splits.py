@@ -16,8 +16,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
-from data_gen.errors import OplInputError
 from opl.data.normalize import ChannelMoments, ChannelNormalizer
+from opl.errors import OplInputError
 
 SPLITS = ("train", "val", "test")
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}

@@ -41,7 +41,7 @@ from torch.nn import functional as F
 from opl.models.base import FieldOperator
 
 GRIDS = ("nodes", "cells", "periodic")
-"""Grid conventions (``data_gen.generator.GRID_CONVENTIONS``): where the points of [0, 1] lie."""
+"""Grid conventions (``opl.format.GRID_CONVENTIONS``): where the points of [0, 1] lie."""
 
 
 def check_grid(grid: str | None) -> None:

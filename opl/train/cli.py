@@ -17,7 +17,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
-from data_gen.errors import ConfigError
+from opl.errors import ConfigError
 from opl.train.operator_module import OperatorModule
 
 

@@ -18,8 +18,8 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
-from data_gen.errors import ConfigError
 from opl.data.normalize import ChannelNormalizer
+from opl.errors import ConfigError
 from opl.losses import LOSSES, RelativeH1FiniteDifference, RelativeH1Spectral, RelativeL2
 from opl.models import MODELS
 from opl.models.base import FieldOperator, predict

@@ -27,7 +27,7 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch.utils.data import DataLoader
 
-from data_gen.errors import ConfigError
+from opl.errors import ConfigError
 from opl.models.base import PointwiseModel
 from opl.physics.domain import Sampler
 from opl.physics.problem import Problem

@@ -15,10 +15,11 @@ import os
 import lightning as L
 import numpy as np
 
-from data_gen.errors import ConfigError
 from data_gen.imported import Field, write_dataset
-from opl.data.dataset_file import SPATIAL_DIMS, DatasetFile, FieldInfo
+from opl.data.dataset_file import DatasetFile, FieldInfo
 from opl.data.grid_datamodule import GridDataModule
+from opl.errors import ConfigError
+from opl.format import SPATIAL_DIMS
 
 
 class PredictionFile(L.Callback):

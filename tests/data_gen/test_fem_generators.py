@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from data_gen.errors import ConfigError
 from data_gen.fem.mesh import MeshError, load_mesh
 from data_gen.run import generate, parse_run_config
 from opl.data.mesh_dataset import MeshGraphDataset
 from opl.data.summary import summarise
+from opl.errors import ConfigError
 
 SMALL = {
     "fem_darcy": {"level": 0, "element": "P2", "random_forcing": True},
@@ -149,7 +149,7 @@ def test_datamodule_splits_and_batches(tmp_path, small_dataset):
         sorted(train.sample.tolist() + next(iter(module.test_dataloader())).sample.tolist())[-1]
         == 4
     )
-    from data_gen.errors import OplInputError
+    from opl.errors import OplInputError
 
     with pytest.raises(OplInputError, match="train and val: sample ranges overlap"):
         MeshDataModule(path, train=(0, 3), val=(2, 4))

@@ -10,10 +10,10 @@ import h5py
 import numpy as np
 import pytest
 
-from data_gen.errors import DatasetFileError, SolverError
 from data_gen.generator import sample_rng, solve_sample
 from data_gen.run import generate, load_run_config, parse_run_config
 from opl.data.dataset_file import DatasetFile
+from opl.errors import DatasetFileError, SolverError
 
 
 def read_all(path):

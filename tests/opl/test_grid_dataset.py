@@ -6,8 +6,8 @@ import pytest
 import torch
 import xarray as xr
 
-from data_gen.errors import DatasetFileError
 from opl.data import GridFieldDataset
+from opl.errors import DatasetFileError
 
 SMALL = {
     "poisson": {"resolution": 17},

@@ -87,8 +87,8 @@ def test_moments_of_batches_equal_those_of_the_whole_split():
 
 
 def test_splits_refuse_overlap_and_empty_ranges():
-    from data_gen.errors import OplInputError
     from opl.data.splits import check_splits
+    from opl.errors import OplInputError
 
     assert check_splits(train=(0, 8), val=(8, 10), test=(10, 12))["val"] == range(8, 10)
     assert list(check_splits(train=None, val=None, test=(0, 5))) == ["test"]

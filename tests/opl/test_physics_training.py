@@ -7,8 +7,8 @@ import lightning as L
 import pytest
 import torch
 
-from data_gen.errors import ConfigError
 from opl.cli import main
+from opl.errors import ConfigError
 from opl.models import MLP, PIG, MgNO
 from opl.physics import Helmholtz2D
 from opl.train import LBFGS, PhysicsModule, TrainingDiverged

@@ -155,7 +155,7 @@ def test_a_real_operator_bundle_plugs_in_and_a_poor_one_still_converges(darcy, t
 
 
 def test_bad_requests_are_refused():
-    from data_gen.errors import OplInputError
+    from opl.errors import OplInputError
 
     with pytest.raises(OplInputError, match="smoother: expected gauss_seidel or jacobi"):
         solvers.Hybrid(diffusion_operator(np.ones((5, 5))), lambda r: r, smoother="sor")

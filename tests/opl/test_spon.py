@@ -236,8 +236,8 @@ def test_a_mesh_operator_builds_on_its_datasets_mesh_without_mesh_files(
 def test_training_refuses_a_model_on_another_mesh(small_dataset, tmp_path):
     import lightning as L
 
-    from data_gen.errors import ConfigError
     from opl.data import MeshFieldDataModule
+    from opl.errors import ConfigError
     from opl.train import OperatorModule
 
     path = _dataset(small_dataset, tmp_path, n=8)

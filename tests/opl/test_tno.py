@@ -164,8 +164,8 @@ def test_the_grid_convention_comes_from_the_data_and_a_conflicting_one_is_refuse
 ):
     import lightning as L
 
-    from data_gen.errors import ConfigError
     from opl.data import GridDataModule
+    from opl.errors import ConfigError
     from opl.train import OperatorModule
 
     flow = {"resolution": 16, "t_end": 0.1, "n_snapshots": 1, "dt": 0.01}

@@ -10,9 +10,9 @@ import pytest
 import torch
 import yaml
 
-from data_gen.errors import ConfigError
 from opl.cli import main
 from opl.data import GridDataModule
+from opl.errors import ConfigError
 from opl.models import PIG, MgNO
 from opl.train import OneCycle, OperatorModule, TrainingDiverged
 
@@ -86,7 +86,7 @@ def test_one_cycle_schedule_follows_its_definition(darcy_file, tmp_path):
     assert rates[0] == pytest.approx(1e-3 / 2.0)  # starts at lr / div_factor
     assert max(rates) == pytest.approx(1e-3, rel=0.05)  # peaks at the optimiser's lr
     assert rates[-1] < rates[0]  # and anneals below where it started
-    from data_gen.errors import ConfigError
+    from opl.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"OneCycle needs pct_start x steps > 1.*0.2 x 5 epochs"):
         trainer(tmp_path, epochs=5).fit(module, datamodule=datamodule(darcy_file))
@@ -215,7 +215,7 @@ def test_checkpoints_live_under_the_root_dir_and_a_finished_run_extends(darcy_fi
 
 
 def test_splits_beyond_the_file_are_refused_when_a_stage_needs_them(darcy_file):
-    from data_gen.errors import OplInputError
+    from opl.errors import OplInputError
 
     data = GridDataModule(darcy_file, train=(0, 20), val=(20, 30), test=(30, 31))
     with pytest.raises(
@@ -302,7 +302,7 @@ def test_fit_resumes_from_its_last_checkpoint(darcy_file, tmp_path):
 
 
 def test_a_grid_the_model_cannot_take_is_refused_before_training(darcy_file, tmp_path):
-    from data_gen.errors import ConfigError
+    from opl.errors import ConfigError
 
     module = OperatorModule(MgNO(**{**TINY_MGNO, "levels": 5}))  # needs >= 17 points per side
     data = datamodule(darcy_file, eval_subsample=[1, 4])  # 33² and 9²

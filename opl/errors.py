@@ -1,4 +1,9 @@
-"""The errors opl reports to users: one line naming what was wrong and what was expected."""
+"""The errors opl reports to users: one line naming what was wrong and what was expected.
+
+Shared by ``opl`` and ``data_gen`` (both packages of the distribution); importing it needs
+neither torch nor h5py. The command line (``opl.cli``) prints an ``OplInputError`` as one line
+and exits with status 2.
+"""
 
 
 class OplInputError(ValueError):
