@@ -13,9 +13,9 @@ holds
 * ``boundary_mask`` (n, B) booleans, column b true on the dofs of boundary part
   ``boundary_names[b]`` (a dataset attribute);
 * on request (``matrices=("mass", "stiffness")``) the FE matrices of the space as
-  ``<name>_index`` (2, nnz) / ``<name>_weight`` (nnz,), assembled with scikit-fem on the stored
-  mesh: mass ``M_ij = ∫ φ_i φ_j``, stiffness ``K_ij = ∫ ∇φ_i · ∇φ_j``. The ``_index`` suffix makes
-  torch_geometric offset them correctly when samples are batched.
+  ``<name>_index`` (2, nnz) / ``<name>_weight`` (nnz,) of ``opl.models.fe_space.FESpace`` on
+  the stored mesh: mass ``M_ij = ∫ φ_i φ_j``, stiffness ``K_ij = ∫ ∇φ_i · ∇φ_j``. The
+  ``_index`` suffix makes torch_geometric offset them correctly when samples are batched.
 """
 
 from __future__ import annotations
@@ -24,19 +24,25 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
+from data_gen.fem.mesh import load_mesh
 from opl.data.dataset_file import DatasetFile, FieldInfo, PerProcessFile
 from opl.errors import DatasetFileError
+from opl.models.fe_space import POSITION_TOLERANCE, FESpace
 
 MATRICES = ("mass", "stiffness")
 
 
 class MeshGraphDataset(PerProcessFile, Dataset):
-    """Samples ``indices`` of a finite-element dataset as graphs on the dofs of ``space``."""
+    """Samples ``indices`` of a finite-element dataset as graphs on the dofs of ``space``.
+
+    ``fe`` is the space (``opl.models.fe_space.FESpace``) on the mesh the file stores, the one
+    the mesh operators build (``data_gen.fem.mesh.load_mesh`` of the file); its dofs are checked
+    to be the file's, in the file's order.
+    """
 
     def __init__(
         self,
@@ -55,16 +61,29 @@ class MeshGraphDataset(PerProcessFile, Dataset):
         if unknown:
             raise ValueError(f"matrices: unknown {unknown[0]!r}; expected some of {MATRICES}")
         with DatasetFile(self.path) as ds:
-            self.mesh = read_mesh(ds)
-            if space not in ("P1", "P2") or (space == "P2" and "p2_face_dofs" not in self.mesh):
-                have = "P1, P2" if "p2_face_dofs" in self.mesh else "P1"
-                raise DatasetFileError(f"{self.path}: no space {space!r}; the file has: {have}")
+            stored = {"P1": ("mesh_node_x", "mesh_node_y"), "P2": ("p2_dof_x", "p2_dof_y")}
+            have = [name for name, (x, _) in stored.items() if ds.has(x)]
+            if space not in have:
+                raise DatasetFileError(
+                    f"{self.path}: no space {space!r}; the file has: {', '.join(have) or 'none'}"
+                )
+            positions = np.column_stack([ds.variable(v) for v in stored[space]])
             self.inputs = _select(ds, inputs, "input")
             self.outputs = _select(ds, outputs, "output")
             self.indices = ds.checked_indices(indices)
-        self.boundary_names = [n for n in self.mesh["boundary_names"] if n != "untagged"]
+        mesh = load_mesh(self.path)
+        self.fe = FESpace(mesh, space)
+        if not np.allclose(self.fe.positions, positions, rtol=0, atol=POSITION_TOLERANCE):
+            raise DatasetFileError(
+                f"{self.path}: the file's {space} dofs are not numbered as this scikit-fem "
+                "numbers them on the stored mesh; cannot use its FE spaces"
+            )
+        self.boundary_names = self.fe.boundary_names
+        self.n_vertices = mesh.p.shape[1]
+        self.p1_to_p2 = FESpace(mesh, "P1").evaluation_matrix(positions) if space == "P2" else None
+        """P1 values at the vertices -> the P2 function at every P2 dof (exact interpolation)."""
         self._static = self._static_graph(matrices)
-        self.n_dofs = len(self._static["pos"])
+        self.n_dofs = self.fe.n_dofs
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -92,127 +111,22 @@ class MeshGraphDataset(PerProcessFile, Dataset):
         if info.element == self.space:
             return values
         if info.element == "P1":  # P1 -> P2: vertex values, then edge midpoints
-            return values @ self.mesh["p1_to_p2"].T
-        return values[:, : self.mesh["node_x"].size]  # P2 -> P1: the vertex dofs come first
+            return (self.p1_to_p2 @ values.T).T
+        return values[:, : self.n_vertices]  # P2 -> P1: the vertex dofs come first
 
     def _static_graph(self, matrices: Sequence[str]) -> dict[str, torch.Tensor]:
-        mesh = self.mesh
-        cells = mesh["face_nodes"] if self.space == "P1" else mesh["p2_face_dofs"]
-        pos = dof_positions(mesh, self.space)
-        local = [(a, b) for a in range(cells.shape[1]) for b in range(cells.shape[1]) if a != b]
-        pairs = np.unique(np.concatenate([cells[:, [a, b]] for a, b in local]), axis=0)
         out = {
-            "pos": torch.from_numpy(pos).to(self.dtype),
-            "edge_index": torch.from_numpy(pairs.T.astype(np.int64)),
-            "boundary_mask": torch.from_numpy(_boundary_mask(mesh, self.space, len(pos))),
+            "pos": torch.from_numpy(self.fe.positions).to(self.dtype),
+            "edge_index": torch.from_numpy(self.fe.edges()),
+            "boundary_mask": torch.from_numpy(self.fe.boundary_indicator() > 0),
         }
         for name in matrices:
-            matrix = assemble(mesh, self.space, name).tocoo()
+            matrix = (self.fe.mass if name == "mass" else self.fe.stiffness).tocoo()
             out[f"{name}_index"] = torch.from_numpy(
                 np.vstack([matrix.row, matrix.col]).astype(np.int64)
             )
             out[f"{name}_weight"] = torch.from_numpy(matrix.data).to(self.dtype)
         return out
-
-
-def read_mesh(ds: DatasetFile) -> dict:
-    """The mesh arrays of a dataset file (UGRID variables, see docs/FORMAT.md)."""
-    names = (
-        "mesh_node_x",
-        "mesh_node_y",
-        "mesh_face_nodes",
-        "mesh_boundary_nodes",
-        "mesh_boundary_tag",
-    )
-    missing = [n for n in names if not ds.has(n)]
-    if missing:
-        raise DatasetFileError(f"{ds.path}: not a mesh dataset (no variable {missing[0]!r})")
-    mesh = {
-        "node_x": ds.variable("mesh_node_x"),
-        "node_y": ds.variable("mesh_node_y"),
-        "face_nodes": ds.variable("mesh_face_nodes").astype(np.int64),
-        "boundary_nodes": ds.variable("mesh_boundary_nodes").astype(np.int64),
-        "boundary_tag": ds.variable("mesh_boundary_tag"),
-        "boundary_names": ds.flag_meanings("mesh_boundary_tag"),
-    }
-    if ds.has("p2_face_dofs"):
-        mesh["p2_face_dofs"] = ds.variable("p2_face_dofs").astype(np.int64)
-        mesh["p2_x"] = ds.variable("p2_dof_x")
-        mesh["p2_y"] = ds.variable("p2_dof_y")
-        mesh["p1_to_p2"] = _p1_to_p2(mesh)
-    return mesh
-
-
-def assemble(mesh: dict, space: str, name: str) -> sp.csr_matrix:
-    """The mass or stiffness matrix of ``space`` on the stored mesh (scikit-fem)."""
-    import skfem
-    from skfem.helpers import dot, grad
-
-    grid = skfem.MeshTri(np.vstack([mesh["node_x"], mesh["node_y"]]), mesh["face_nodes"].T)
-    element = skfem.ElementTriP1() if space == "P1" else skfem.ElementTriP2()
-    basis = skfem.Basis(grid, element)
-    if not np.allclose(basis.doflocs.T, dof_positions(mesh, space)):
-        raise DatasetFileError(
-            "the file's dof numbering differs from this scikit-fem's; cannot assemble matrices"
-        )
-
-    @skfem.BilinearForm
-    def mass(u, v, w):
-        return u * v
-
-    @skfem.BilinearForm
-    def stiffness(u, v, w):
-        return dot(grad(u), grad(v))
-
-    return {"mass": mass, "stiffness": stiffness}[name].assemble(basis).tocsr()
-
-
-def dof_positions(mesh: dict, space: str) -> np.ndarray:
-    """The (n, 2) float64 coordinates of the dofs of ``space`` (P1: vertices; P2: vertices,
-    then edge midpoints)."""
-    if space == "P1":
-        return np.column_stack([mesh["node_x"], mesh["node_y"]])
-    return np.column_stack([mesh["p2_x"], mesh["p2_y"]])
-
-
-def _p1_to_p2(mesh: dict) -> sp.csr_matrix:
-    """The matrix interpolating P1 nodal values to P2 dofs (edge dofs: mean of the endpoints)."""
-    n_nodes, n_p2 = mesh["node_x"].size, mesh["p2_x"].size
-    pairs, edge_dofs = _edge_table(mesh)
-    rows = np.concatenate([np.arange(n_nodes), edge_dofs, edge_dofs])
-    cols = np.concatenate([np.arange(n_nodes), pairs[:, 0], pairs[:, 1]])
-    vals = np.concatenate([np.ones(n_nodes), np.full(2 * len(edge_dofs), 0.5)])
-    return sp.csr_matrix((vals, (rows, cols)), shape=(n_p2, n_nodes))
-
-
-def _boundary_mask(mesh: dict, space: str, n: int) -> np.ndarray:
-    names = [name for name in mesh["boundary_names"] if name != "untagged"]
-    mask = np.zeros((n, len(names)), dtype=bool)
-    if space == "P2":
-        pairs, edge_dofs = _edge_table(mesh)
-        keys = _edge_keys(pairs, mesh)
-    for column, name in enumerate(names):
-        edges = mesh["boundary_nodes"][mesh["boundary_tag"] == mesh["boundary_names"].index(name)]
-        mask[edges.ravel(), column] = True
-        if space == "P2":
-            where = np.searchsorted(keys, _edge_keys(np.sort(edges, axis=1), mesh))
-            mask[edge_dofs[where], column] = True
-    return mask
-
-
-def _edge_table(mesh: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Every mesh edge once, as a sorted node pair (in increasing key order), and its P2 dof."""
-    faces, dofs = mesh["face_nodes"], mesh["p2_face_dofs"]
-    local = ((0, 1), (1, 2), (0, 2))  # the edges of p2_face_dofs columns 3, 4, 5
-    pairs = np.concatenate([np.sort(faces[:, list(ends)], axis=1) for ends in local])
-    edge_dofs = np.concatenate([dofs[:, 3 + k] for k in range(3)])
-    _, first = np.unique(_edge_keys(pairs, mesh), return_index=True)
-    return pairs[first], edge_dofs[first]
-
-
-def _edge_keys(pairs: np.ndarray, mesh: dict) -> np.ndarray:
-    """One integer per sorted node pair, increasing with the pair's lexicographic order."""
-    return pairs[:, 0] * mesh["node_x"].size + pairs[:, 1]
 
 
 def _select(ds: DatasetFile, names: Sequence[str] | None, role: str) -> list[FieldInfo]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from opl.data.mesh_dataset import MeshGraphDataset, dof_positions
+from opl.data.mesh_dataset import MeshGraphDataset
 from opl.data.splits import SplitDataModule, in_memory
 
 
@@ -62,9 +62,12 @@ class MeshFieldDataModule(SplitDataModule):
         super().__init__(train, val, test, shuffle, streaming, memory_budget_gb)
         self.save_hyperparameters()
         h = self.hparams
-        mesh = self._graphs(h.space, range(0)).mesh
-        self.input_positions = dof_positions(mesh, h.input_space or h.space)
-        self.output_positions = dof_positions(mesh, h.space)
+        self.output_positions = self._graphs(h.space, range(0)).fe.positions
+        self.input_positions = (
+            self._graphs(h.input_space, range(0)).fe.positions
+            if h.input_space not in (None, h.space)
+            else self.output_positions
+        )
         self.resolutions = [f"{h.space}_{self.output_positions.shape[0]}"]
 
     def _graphs(self, space: str, indices: range) -> MeshGraphDataset:

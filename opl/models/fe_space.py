@@ -5,7 +5,8 @@ a scikit-fem ``MeshTri``, with basis functions φ_1 … φ_n (one per dof, at ``
 function is its dof vector u, u_h(x) = Σ_i u_i φ_i(x). The space provides
 
 * the mass matrix ``M_ij = ∫ φ_i φ_j dx`` (exact quadrature, order 2k) and its sparse LU
-  factorisation (SuperLU, symmetric mode: M is symmetric positive definite), computed once;
+  factorisation (SuperLU, symmetric mode: M is symmetric positive definite), computed once, and
+  the stiffness matrix ``K_ij = ∫ ∇φ_i · ∇φ_j dx``;
 * the mixed mass matrix ``M^{VW}_ij = ∫ φ_i ψ_j dx`` with the basis ψ of another space W on the
   same mesh, so that the L2 (Galerkin) projection of w_h ∈ W onto V_h is ``M⁻¹ M^{VW} w``;
 * evaluation matrices: ``E(points) u = (u_h(p_1), …, u_h(p_m))`` -- Lagrange interpolation of
@@ -37,9 +38,13 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import skfem
 import torch
+from skfem.helpers import dot, grad
 
 ELEMENTS = {"P1": skfem.ElementTriP1, "P2": skfem.ElementTriP2}
 """The Lagrange elements by name: continuous piecewise linears and quadratics on triangles."""
+POSITION_TOLERANCE = 1e-9
+"""Dof coordinates of a space built here and those a dataset stores may differ by this much (file
+round-off)."""
 INSIDE_TOLERANCE = 1e-10
 """A point is inside a triangle when its barycentric coordinates are all >= -this."""
 MASS_TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-7}
@@ -51,6 +56,12 @@ and at float32's (other dtypes: float32's)."""
 def _mass(u, v, _):
     """m(u, v) = ∫ u v."""
     return u * v
+
+
+@skfem.BilinearForm
+def _stiffness(u, v, _):
+    """k(u, v) = ∫ ∇u · ∇v."""
+    return dot(grad(u), grad(v))
 
 
 class FESpace:
@@ -67,6 +78,11 @@ class FESpace:
         self.positions = np.ascontiguousarray(self.basis.doflocs.T)
         """(n, 2) coordinates of the dofs: u_i = u_h(positions[i])."""
         self.mass = _mass.assemble(self.basis).tocsr()
+
+    @functools.cached_property
+    def stiffness(self) -> sp.csr_matrix:
+        """``K_ij = ∫ ∇φ_i · ∇φ_j`` (exact quadrature)."""
+        return _stiffness.assemble(self.basis).tocsr()
 
     @functools.cached_property
     def _factor(self) -> spla.SuperLU:
@@ -227,6 +243,8 @@ class SparseMatrix(torch.nn.Module):
             coo = torch.sparse_coo_tensor(index, values.to(x.device), self.shape)
             self._csr[key] = coo.coalesce().to_sparse_csr()
         return self._csr[key] @ x
+
+
 @functools.cache
 def mass_bounds(element: str) -> tuple[float, float]:
     """The extreme eigenvalues of D_e⁻¹M_e of one ``element`` triangle (any shape: the ratio is

@@ -19,11 +19,8 @@ from torch import nn
 
 from data_gen.fem.mesh import load_mesh
 from opl.models.base import FieldOperator
-from opl.models.fe_space import FESpace, SparseMatrix
+from opl.models.fe_space import POSITION_TOLERANCE, FESpace, SparseMatrix
 from opl.models.message_passing import edge_geometry
-
-POSITION_TOLERANCE = 1e-9
-"""Dof coordinates of the model's mesh and a dataset's may differ by this much (file round-off)."""
 
 
 class _Level(nn.Module):

@@ -82,11 +82,10 @@ def test_graph_numerics_and_dirichlet_values_on_the_lshape(tmp_path, small_datas
 def test_p1_fields_interpolate_exactly_onto_a_p2_graph(tmp_path, small_dataset):
     _, path = small_dataset(tmp_path / "e.h5", "fem_elasticity", {"level": 0}, 1)
     data = MeshGraphDataset(path, space="P2", inputs=["von_mises"], outputs=["displacement"])
-    p1_to_p2 = data.mesh["p1_to_p2"]
-    nodes = np.column_stack([data.mesh["node_x"], data.mesh["node_y"]])
+    nodes = data.fe.positions[: data.n_vertices]  # P2 dofs: the vertices first
     linear = nodes @ np.array([1.0, 2.0]) + 0.5
-    p2 = np.column_stack([data.mesh["p2_x"], data.mesh["p2_y"]])
-    np.testing.assert_allclose(p1_to_p2 @ linear, p2 @ np.array([1.0, 2.0]) + 0.5, atol=1e-12)
+    p2 = data.fe.positions
+    np.testing.assert_allclose(data.p1_to_p2 @ linear, p2 @ np.array([1.0, 2.0]) + 0.5, atol=1e-12)
     graph = data[0]
     assert graph.x.shape == (p2.shape[0], 1) and graph.y.shape == (p2.shape[0], 2)
 
@@ -142,7 +141,7 @@ def test_datamodule_splits_and_batches(tmp_path, small_dataset):
     batch = next(iter(module.val_dataloader()))
     assert batch.sample.tolist() == [3]
     train = next(iter(module.train_dataloader()))
-    n = MeshGraphDataset(path).mesh["node_x"].size
+    n = MeshGraphDataset(path).n_dofs
     assert train.num_graphs == 2 and train.num_nodes == 2 * n
     assert int(train.mass_index.max()) == 2 * n - 1  # the second graph's matrix is offset
     assert (
