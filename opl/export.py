@@ -189,6 +189,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedO
             f"({', '.join(MODELS)}); refusing to build it"
         )
     tensors = load_safetensors(weights)
+    # SPON bundles of opl < 0.2 kept a copy of the output statistics inside the model
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("model.output_normalizer.")}
     meshes = _carried_mesh(path, metadata, tensors)
     try:
         with provided_meshes(meshes):

@@ -61,9 +61,8 @@ class FieldOperator(Operator):
       ``accept`` (discretisation-invariant: the same operator at any resolution), ``warn`` (it
       runs, but its learned stencils are tied to the training spacing, so it is another
       operator) or ``refuse`` (it is built on one grid or mesh). ``LoadedOperator`` acts on it.
-    * ``decodes_output``: True if the model returns physical units itself from the output
-      statistics in its ``output_normalizer`` (SPON: its decoder imposes boundary values
-      exactly, which decoding afterwards would spoil); then nothing decodes its output.
+    * ``impose(u)``: the model's constraint on its prediction in physical units, after
+      decoding (SPON: the Dirichlet values, exactly); the identity for most models.
     * ``on_mesh``: True for operators on FE dofs, which check the data's dof positions
       (``check_mesh``) and are trained with a loss that needs no grid (``rel_l2``).
     * ``base_mesh``, ``mesh_sha256``: the FE mesh the model is built on (carried by its bundle)
@@ -74,7 +73,6 @@ class FieldOperator(Operator):
     out_channels: int
     n_dim: int
     other_grids: ClassVar[str] = "warn"
-    decodes_output: ClassVar[bool] = False
     on_mesh: ClassVar[bool] = False
     base_mesh: Any = None
     mesh_sha256: str | None = None
@@ -82,6 +80,10 @@ class FieldOperator(Operator):
     def adopt_grid(self, conventions: list[str]) -> None:
         """Take the training data's grid convention, one per spatial axis (``nodes``,
         ``cells``, ``periodic``); models whose arithmetic does not depend on it ignore it."""
+
+    def impose(self, u: torch.Tensor) -> torch.Tensor:
+        """The prediction ``u`` (physical units) under the model's constraints: here none."""
+        return u
 
     def check_mesh(self, input_positions: Any, output_positions: Any) -> None:
         """Refuse data whose dof positions are not those of the model's FE spaces (operators
@@ -112,7 +114,6 @@ def _plain(value: Any) -> Any:
 def predict(
     model: FieldOperator, in_normalizer: nn.Module, out_normalizer: nn.Module, x: torch.Tensor
 ) -> torch.Tensor:
-    """``decode(model(encode(x)))``: a prediction in physical units from inputs in physical units
-    (a model that ``decodes_output`` returns physical units itself and is not decoded)."""
-    out = model(in_normalizer.encode(x))
-    return out if model.decodes_output else out_normalizer.decode(out)
+    """``impose(decode(model(encode(x))))``: a prediction in physical units from inputs in
+    physical units, under the model's constraints (``FieldOperator.impose``)."""
+    return model.impose(out_normalizer.decode(model(in_normalizer.encode(x))))

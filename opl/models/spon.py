@@ -11,15 +11,18 @@ output function in a Lagrange space V_h (``element``) on the same triangle mesh:
 * **Processor** P_θ: message passing on the dof graph of V_h (``opl.models.message_passing``);
   each dof starts from its encoded input values, its position and flags of the boundary parts it
   lies on. The only learned part.
-* **Decoder** D: the output's dofs, scaled by the output statistics of the training data
-  (``output_normalizer``, physical units), *into the homogeneous space plus a lifting*: with m the
+* **Decoder** D: the output's dofs v, decoded to physical units by the training data's output
+  statistics (the one output normaliser every field operator has: ``OperatorModule``'s, a
+  bundle's), then put *into the homogeneous space plus a lifting* by ``impose``: with m the
   indicator of the Dirichlet dofs (the ``dirichlet`` boundary parts, output channels
   ``dirichlet_channels``) and g the prescribed values (``boundary_values``, default 0),
   u = (1 − m) v + m g -- u_0 = (1 − m) v lies in V_h,0 and m g is the discrete lifting of g (its
   interpolant at the boundary dofs, zero inside). It is computed as a selection
-  (``torch.where``), not arithmetic, so the boundary values are g *bit for bit*, whatever the
-  network does; it is the same as overwriting the boundary dofs, which we prefer to a smooth
-  lifting because it needs no extra solve and is exact in float32 as well.
+  (``torch.where``), not arithmetic, and after decoding, so the boundary values are g *bit for
+  bit*, whatever the network does; it is the same as overwriting the boundary dofs, which we
+  prefer to a smooth lifting because it needs no extra solve and is exact in float32 as well.
+  ``forward`` returns v (normalised units, like every field operator); ``predict`` of
+  ``opl.models.base`` (training, bundles, exports) decodes and imposes.
 
 **Multigrid SPON** (``MultigridSPON``) works on a hierarchy of nested meshes, the finest being the
 data's mesh and each coarser one the mesh it was refined from (``data_gen.fem.mesh.load_mesh``'s
@@ -45,7 +48,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from opl.data.normalize import ChannelNormalizer
 from opl.models.fe_space import MassSolver, SparseMatrix
 from opl.models.mesh_operator import MeshOperator, on_dofs
 from opl.models.message_passing import MeshProcessor
@@ -54,13 +56,10 @@ from opl.models.message_passing import MeshProcessor
 class FEOperator(MeshOperator):
     """SPON's encoder and decoder, shared by the single-level and multigrid models."""
 
-    decodes_output = True
-
     def _build_fe(self) -> None:
         self.encoder_rhs = SparseMatrix(self.space.mixed_mass(self.input_space))
         self.mass_solvers = nn.ModuleList(MassSolver(space) for space in self.spaces)
         """The solve M a = b on each level, coarsest first."""
-        self.output_normalizer = ChannelNormalizer(self.out_channels)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """E: input dofs (B, C_in, n_in) on W_h -> their L2 projection (B, C_in, n) onto V_h."""
@@ -68,17 +67,21 @@ class FEOperator(MeshOperator):
         rhs = on_dofs(self.encoder_rhs, x.transpose(1, 2))
         return on_dofs(self.mass_solvers[-1], rhs).transpose(1, 2)
 
-    def decode(self, h: torch.Tensor, boundary_values: torch.Tensor | None = None) -> torch.Tensor:
-        """D: features (B, n, w) -> output dofs (B, C_out, n) with the Dirichlet values exact."""
-        v = self.output_normalizer.decode(self.head(h).transpose(1, 2))
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        """Features (B, n, w) -> output dofs v (B, C_out, n), normalised units."""
+        return self.head(h).transpose(1, 2)
+
+    def impose(self, u: torch.Tensor, boundary_values: torch.Tensor | None = None) -> torch.Tensor:
+        """Output dofs u (B, C_out, n) in physical units with the Dirichlet dofs set to
+        ``boundary_values`` (default 0), bit for bit: u = (1 − m) u + m g as a selection."""
         if boundary_values is None:
-            return v.masked_fill(self.dirichlet_mask, 0.0)
-        if boundary_values.shape[-2:] != v.shape[-2:]:
+            return u.masked_fill(self.dirichlet_mask, 0.0)
+        if boundary_values.shape[-2:] != u.shape[-2:]:
             raise ValueError(
-                f"boundary_values: expected dofs shaped (B, {v.shape[1]}, {v.shape[2]}), got "
+                f"boundary_values: expected dofs shaped (B, {u.shape[1]}, {u.shape[2]}), got "
                 f"{tuple(boundary_values.shape)}"
             )
-        return torch.where(self.dirichlet_mask, boundary_values.to(v.dtype), v)
+        return torch.where(self.dirichlet_mask, boundary_values.to(u.dtype), u)
 
 
 class SPON(FEOperator):
@@ -114,11 +117,11 @@ class SPON(FEOperator):
         self._build_fe()
         self.processor = MeshProcessor(width, depth)
 
-    def forward(self, x: torch.Tensor, boundary_values: torch.Tensor | None = None) -> torch.Tensor:
-        """Input dofs (B, C_in, n_in) (normalised) -> output dofs (B, C_out, n), physical units."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Input dofs (B, C_in, n_in) -> output dofs (B, C_out, n), both normalised."""
         level = self.levels[-1]
         h = self.lift(self._lift_input(self.encode(x)))
-        return self.decode(self.processor(h, level.edges, level.geometry), boundary_values)
+        return self.decode(self.processor(h, level.edges, level.geometry))
 
 
 class MultigridSPON(FEOperator):
@@ -171,8 +174,8 @@ class MultigridSPON(FEOperator):
         """R = M_k⁻¹ Pᵀ M_{k+1}: features on level k + 1 -> their L2 projection onto level k."""
         return on_dofs(self.mass_solvers[k], on_dofs(self.restriction_rhs[k], h))
 
-    def forward(self, x: torch.Tensor, boundary_values: torch.Tensor | None = None) -> torch.Tensor:
-        """Input dofs (B, C_in, n_in) (normalised) -> output dofs (B, C_out, n), physical units."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Input dofs (B, C_in, n_in) -> output dofs (B, C_out, n), both normalised."""
         h = self.lift(self._lift_input(self.encode(x)))
         skips = []
         for k in reversed(range(len(self.spaces) - 1)):  # down: finest -> coarsest
@@ -185,4 +188,4 @@ class MultigridSPON(FEOperator):
         for k in range(len(self.spaces) - 1):  # up: coarsest -> finest
             fine = self.levels[k + 1]
             h = self.post[k](self.prolong(k, h) + skips.pop(), fine.edges, fine.geometry)
-        return self.decode(h, boundary_values)
+        return self.decode(h)

@@ -110,8 +110,8 @@ class OperatorModule(L.LightningModule):
             checkpoint["opl_model_config"] = self.model_config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Prediction in physical units for inputs ``x`` in physical units (a model that
-        ``decodes_output`` returns physical units itself, from the same statistics)."""
+        """Prediction in physical units for inputs ``x`` in physical units (``predict``: encode,
+        the model, decode, the model's constraints)."""
         return predict(self.model, self.in_normalizer, self.out_normalizer, x)
 
     def setup(self, stage: str) -> None:
@@ -148,8 +148,6 @@ class OperatorModule(L.LightningModule):
                     f"{theirs.mean.numel()} channels of that kind; set model.{name} to match"
                 )
             mine.load_state_dict(theirs.state_dict())
-        if self.model.decodes_output:
-            self.model.output_normalizer.load_state_dict(datamodule.out_normalizer.state_dict())
 
     def _check_grids(self, datamodule) -> None:
         """Run one zero sample through the model at every grid the data module will use, so a

@@ -224,8 +224,6 @@ def test_every_allow_listed_model_round_trips_through_a_bundle(name, tmp_path, m
     model = MODELS[name](**ALLOW_LISTED[name]).eval()
     shape = model.native_shape() or [17, 17]
     in_norm, out_norm = with_statistics(model.in_channels, 0.5), with_statistics(1, 2.0)
-    if model.decodes_output:  # SPON: the output statistics live in its decoder
-        model.output_normalizer.load_state_dict(out_norm.state_dict())
     grid = {} if model.native_shape() else {"shape": shape}
     path = write_bundle(tmp_path / f"{name}.opl", model, in_norm, out_norm, grid, {})
     # the bundle carries what it needs: no mesh files on disk (an empty mesh folder)
@@ -237,3 +235,28 @@ def test_every_allow_listed_model_round_trips_through_a_bundle(name, tmp_path, m
         expected = predict(model, in_norm, out_norm, x)
     # the same weights and the same arithmetic: identical to the last bit
     torch.testing.assert_close(loaded(x), expected, rtol=0, atol=0)
+
+
+def test_a_spon_bundle_of_an_earlier_opl_still_loads(tmp_path):
+    # opl 0.1 SPONs kept a copy of the output statistics (model.output_normalizer.*) in their
+    # weights; the statistics are the bundle's own out_normalizer now, and the copy is dropped
+    import hashlib
+
+    from safetensors.torch import load as load_weights
+    from safetensors.torch import save as save_weights
+
+    model = MODELS["SPON"](**ALLOW_LISTED["SPON"]).eval()
+    in_norm, out_norm = with_statistics(1, 0.5), with_statistics(1, 2.0)
+    path = write_bundle(tmp_path / "new.opl", model, in_norm, out_norm, {}, {})
+    with zipfile.ZipFile(path) as archive:
+        metadata = json.loads(archive.read("model.json"))
+        tensors = load_weights(archive.read("model.safetensors"))
+    tensors.update({f"model.output_normalizer.{k}": v for k, v in out_norm.state_dict().items()})
+    weights = save_weights(tensors)
+    metadata["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+    old = tmp_path / "old.opl"
+    with zipfile.ZipFile(old, "w") as archive:
+        archive.writestr("model.json", json.dumps(metadata))
+        archive.writestr("model.safetensors", weights)
+    x = torch.randn(2, 1, model.input_space.n_dofs)
+    torch.testing.assert_close(load(old)(x), load(path)(x), rtol=0, atol=0)
