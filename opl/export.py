@@ -44,6 +44,12 @@ BUNDLE_FORMAT = "1.0"
 """Version of the bundle format; ``load`` refuses bundles of a newer major version."""
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
+MAX_METADATA_BYTES = 8 * 2**20
+"""``model.json`` larger than this (8 MiB) is refused unread."""
+MAX_WEIGHT_BYTES = 2 * 2**30
+"""``model.safetensors`` larger than this (2 GiB) is refused unread unless the caller raises it."""
+MAX_PARAMETERS = 500_000_000
+"""A grid operator whose ``init_args`` give more parameters than this is refused unbuilt."""
 MESH = "mesh."
 """Prefix of the mesh arrays a mesh operator's bundle carries (``fem.mesh.mesh_arrays``)."""
 
@@ -82,6 +88,8 @@ class LoadedOperator(nn.Module):
     def __call__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
         as_numpy = isinstance(x, np.ndarray)
         tensor = torch.as_tensor(x)
+        if not torch.compiler.is_compiling():  # values exist at run time, not while tracing
+            _check_values(tensor)
         parameter = next(self.model.parameters())
         tensor = tensor.to(device=parameter.device, dtype=parameter.dtype)
         extra = self.n_dim + 2 - tensor.dim()  # leading dimensions to add: batch, channel
@@ -125,6 +133,24 @@ class LoadedOperator(nn.Module):
                 "spacing, so on this grid it is a different operator (expect larger errors)",
                 GridWarning,
                 stacklevel=3,
+            )
+
+
+def _check_values(tensor: torch.Tensor) -> None:
+    """ValueError for complex or non-finite inputs, which a model would turn silently into a
+    real part (with a warning only) or into an output that is NaN everywhere."""
+    if tensor.is_complex():
+        raise ValueError(
+            f"input: complex values ({tensor.dtype}); the model takes real channels (give the "
+            "real and imaginary parts as separate channels, as its training data stored them)"
+        )
+    if tensor.is_floating_point():
+        bad = ~torch.isfinite(tensor)
+        if bad.any():
+            first = tuple(int(i) for i in bad.nonzero()[0])
+            raise ValueError(
+                f"input: {int(bad.sum())} non-finite value(s) (NaN or inf), the first at index "
+                f"{first}; the model needs finite inputs (one NaN spreads through every layer)"
             )
 
 
@@ -172,29 +198,33 @@ def write_bundle(
     return path
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedOperator:
-    """The operator of the bundle at ``path`` (see the module docstring), in eval mode."""
+def load(
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    max_weight_bytes: int = MAX_WEIGHT_BYTES,
+) -> LoadedOperator:
+    """The operator of the bundle at ``path`` (see the module docstring), in eval mode.
+
+    Nothing is read or built beyond bounds: ``model.json`` up to ``MAX_METADATA_BYTES``,
+    ``model.safetensors`` up to ``max_weight_bytes`` and only once its SHA-256 (computed while
+    streaming) matches; the ``init_args`` within the model's ``ARG_LIMITS`` and, for a grid
+    operator, within ``MAX_PARAMETERS`` (counted on the meta device, allocating nothing) before
+    the model is built. Every malformed input is one ``BundleError``.
+    """
     path = os.fspath(path)
-    metadata, weights = _read(path)
-    version = str(metadata.get("format_version", "?"))
-    if version.split(".")[0] != BUNDLE_FORMAT.split(".")[0]:
-        raise BundleError(
-            f"{path}: bundle format {version} is not readable by this opl (it reads "
-            f"{BUNDLE_FORMAT.split('.')[0]}.x); upgrade opl"
-        )
-    name = metadata.get("class")
-    if name not in MODELS:
-        raise BundleError(
-            f"{path}: model class {name!r} is not in opl.models' allow-list "
-            f"({', '.join(MODELS)}); refusing to build it"
-        )
-    tensors = load_safetensors(weights)
+    metadata, weights = _read(path, max_weight_bytes)
+    name, model_class = metadata["class"], MODELS[metadata["class"]]
+    try:
+        tensors = load_safetensors(weights)
+    except Exception as err:  # safetensors raises its own error types for a bad header
+        detail = " ".join(str(err).split())[:200]
+        raise BundleError(f"{path}: unreadable weights ({detail})") from None
     # SPON bundles of opl < 0.2 kept a copy of the output statistics inside the model
     tensors = {k: v for k, v in tensors.items() if not k.startswith("model.output_normalizer.")}
     meshes = _carried_mesh(path, metadata, tensors)
     try:
         with provided_meshes(meshes):
-            model = MODELS[name](**metadata["init_args"])
+            model = model_class(**metadata["init_args"])
     except (TypeError, ValueError) as err:
         raise BundleError(f"{path}: cannot build {name} from its init_args ({err})") from None
     recorded = metadata.get("mesh_sha256")
@@ -386,19 +416,77 @@ def _describe(data: dict[str, Any], checkpoint: str) -> tuple[dict, dict]:
     return grid, provenance
 
 
-def _read(path: str) -> tuple[dict[str, Any], bytes]:
-    """The JSON and the weights of a bundle, checked (zip CRCs and the weights' SHA-256)."""
+def _read(path: str, max_weight_bytes: int) -> tuple[dict[str, Any], bytes]:
+    """The checked JSON (format, class, init_args) and the weights of a bundle (zip CRCs, sizes
+    and the weights' SHA-256), each member size-checked before it is read."""
     if not os.path.exists(path):
         raise BundleError(f"{path}: no such bundle")
+    if not os.path.isfile(path):
+        raise BundleError(f"{path}: not a file (a bundle is one .opl file written by opl export)")
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if {METADATA, WEIGHTS} - names:
                 raise BundleError(f"{path}: not an opl bundle (expected {METADATA} and {WEIGHTS})")
+            _check_size(path, archive, METADATA, MAX_METADATA_BYTES)
+            _check_size(path, archive, WEIGHTS, max_weight_bytes)
             metadata = json.loads(archive.read(METADATA))
+            _check_metadata(path, metadata)
+            digest = hashlib.sha256()
+            with archive.open(WEIGHTS) as member:  # hashed while streaming: nothing is kept
+                for chunk in iter(lambda: member.read(1 << 20), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != metadata.get("weights_sha256"):
+                raise BundleError(
+                    f"{path}: the weights do not match their recorded SHA-256 (corrupted or "
+                    "edited; the hash detects damage, it does not authenticate the author)"
+                )
             weights = archive.read(WEIGHTS)
-    except (zipfile.BadZipFile, EOFError, json.JSONDecodeError, zipfile.LargeZipFile) as err:
+    except (zipfile.BadZipFile, EOFError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BundleError(f"{path}: corrupt or truncated bundle ({err})") from None
-    if hashlib.sha256(weights).hexdigest() != metadata.get("weights_sha256"):
-        raise BundleError(f"{path}: the weights do not match their recorded SHA-256 (tampered?)")
+    except (zipfile.LargeZipFile, OSError) as err:
+        raise BundleError(f"{path}: unreadable bundle ({err})") from None
     return metadata, weights
+
+
+def _check_size(path: str, archive: zipfile.ZipFile, member: str, limit: int) -> None:
+    size = archive.getinfo(member).file_size
+    if size > limit:
+        raise BundleError(
+            f"{path}: {member} is {size:,} bytes, above the limit of {limit:,}"
+            + (" (load(..., max_weight_bytes=...) raises it)" if member == WEIGHTS else "")
+        )
+
+
+def _check_metadata(path: str, metadata: Any) -> None:
+    """BundleError unless ``metadata`` names a readable format, an allow-listed class and
+    ``init_args`` within the class's bounds (and, for a grid operator, ``MAX_PARAMETERS``)."""
+    if not isinstance(metadata, dict):
+        raise BundleError(f"{path}: {METADATA} is not a JSON object")
+    version = str(metadata.get("format_version", "?"))
+    if version.split(".")[0] != BUNDLE_FORMAT.split(".")[0]:
+        raise BundleError(
+            f"{path}: bundle format {version} is not readable by this opl (it reads "
+            f"{BUNDLE_FORMAT.split('.')[0]}.x); upgrade opl"
+        )
+    name = metadata.get("class")
+    if not isinstance(name, str) or name not in MODELS:
+        raise BundleError(
+            f"{path}: model class {name!r} is not in opl.models' allow-list "
+            f"({', '.join(MODELS)}); refusing to build it"
+        )
+    args = metadata.get("init_args")
+    if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
+        raise BundleError(f"{path}: init_args is not a JSON object of keyword arguments")
+    model_class = MODELS[name]
+    try:
+        model_class.check_args(args)
+        if not model_class.on_mesh:  # a mesh operator needs its mesh, read with the weights
+            with torch.device("meta"):
+                count = sum(p.numel() for p in model_class(**args).parameters())
+            if count > MAX_PARAMETERS:
+                raise ValueError(
+                    f"{name} would have {count:,} parameters, above the limit of {MAX_PARAMETERS:,}"
+                )
+    except (TypeError, ValueError) as err:
+        raise BundleError(f"{path}: cannot build {name} from its init_args ({err})") from None

@@ -74,8 +74,23 @@ class FieldOperator(Operator):
     n_dim: int
     other_grids: ClassVar[str] = "warn"
     on_mesh: ClassVar[bool] = False
+    ARG_LIMITS: ClassVar[dict[str, int]] = {}
+    """The largest value of each integer argument that sizes the network (an entry of a list
+    argument counts as the argument); ``check_args`` enforces them before anything is built."""
     base_mesh: Any = None
     mesh_sha256: str | None = None
+
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> None:
+        """ValueError naming the first argument of ``args`` (constructor keyword arguments, e.g.
+        a bundle's ``init_args``) that exceeds ``ARG_LIMITS``: a bound checked before building,
+        so an absurd size fails at once instead of allocating until the machine runs out."""
+        for name, limit in cls.ARG_LIMITS.items():
+            value = args.get(name)
+            values = value if isinstance(value, list) else [value]
+            for v in values:
+                if isinstance(v, int) and not isinstance(v, bool) and v > limit:
+                    raise ValueError(f"{name}: {v} exceeds {cls.__name__}'s limit of {limit}")
 
     def adopt_grid(self, conventions: list[str]) -> None:
         """Take the training data's grid convention, one per spatial axis (``nodes``,

@@ -21,6 +21,15 @@ class MeshGNN(MeshOperator):
     ``boundary_error`` measures them. Arguments as SPON's.
     """
 
+    ARG_LIMITS = {
+        "in_channels": 1024,
+        "out_channels": 1024,
+        "level": 16,
+        "refine": 8,
+        "width": 4096,
+        "depth": 256,
+    }
+
     def __init__(
         self,
         in_channels: int,

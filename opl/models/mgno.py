@@ -377,6 +377,16 @@ class MgNO(FieldOperator):
         activation: ``"gelu"``, ``"relu"``, ``"tanh"`` or ``"silu"``.
     """
 
+    ARG_LIMITS = {
+        "in_channels": 1024,
+        "out_channels": 1024,
+        "channels": 4096,
+        "n_layers": 64,
+        "levels": 16,
+        "pre_smooth": 64,
+        "post_smooth": 64,
+    }
+
     def __init__(
         self,
         in_channels: int = 1,

@@ -95,6 +95,15 @@ class SPON(FEOperator):
     (default: all).
     """
 
+    ARG_LIMITS = {
+        "in_channels": 1024,
+        "out_channels": 1024,
+        "level": 16,
+        "refine": 8,
+        "width": 4096,
+        "depth": 256,
+    }
+
     def __init__(
         self,
         in_channels: int,
@@ -132,6 +141,17 @@ class MultigridSPON(FEOperator):
     level, ``fine_layers`` before restriction and after prolongation on each finer one. The other
     arguments are SPON's.
     """
+
+    ARG_LIMITS = {
+        "in_channels": 1024,
+        "out_channels": 1024,
+        "level": 16,
+        "refine": 8,
+        "width": 4096,
+        "coarsening": 8,
+        "coarse_depth": 256,
+        "fine_layers": 64,
+    }
 
     def __init__(
         self,

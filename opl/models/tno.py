@@ -181,6 +181,15 @@ class TNO(OnGrid, FieldOperator):
             data's, see the module docstring).
     """
 
+    ARG_LIMITS = {
+        "in_channels": 1024,
+        "out_channels": 1024,
+        "width": 4096,
+        "heads": 64,
+        "layers": 64,
+        "ffn_width": 16384,
+    }
+
     def __init__(
         self,
         in_channels: int = 1,
@@ -365,6 +374,19 @@ class PatchTNO(OnGrid, FieldOperator):
         grid: the grid convention of the coordinates (default: the training data's, as
             ``TNO``'s).
     """
+
+    ARG_LIMITS = {
+        "in_channels": 1024,
+        "out_channels": 1024,
+        "width": 4096,
+        "heads": 64,
+        "layers": 64,
+        "ffn_width": 16384,
+        "patches": 256,
+        "embed_modes": 256,
+        "qkv_modes": 256,
+        "smoother_modes": 256,
+    }
 
     def __init__(
         self,

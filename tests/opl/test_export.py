@@ -260,3 +260,67 @@ def test_a_spon_bundle_of_an_earlier_opl_still_loads(tmp_path):
         archive.writestr("model.safetensors", weights)
     x = torch.randn(2, 1, model.input_space.n_dofs)
     torch.testing.assert_close(load(old)(x), load(path)(x), rtol=0, atol=0)
+
+
+def _with_weights(bundle, target, weights):
+    """``bundle`` with other weights and their (matching) SHA-256: damage the hash cannot see."""
+    import hashlib
+
+    def rehash(meta):
+        meta["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+
+    return _rewrite(bundle, target, edit_json=rehash, edit_weights=lambda _: weights)
+
+
+HOSTILE_JSON = [
+    ({"class": ["MgNO"]}, r"model class \['MgNO'\] is not in opl.models' allow-list"),
+    ({"init_args": ["levels", 3]}, "init_args is not a JSON object of keyword arguments"),
+    ({"init_args": {**TINY, "levels": 1_000_000_000}}, "levels: 1000000000 exceeds MgNO's limit"),
+    ({"init_args": {**TINY, "n_layers": 10_000_000}}, "n_layers: 10000000 exceeds MgNO's limit"),
+    ({"init_args": {"channels": 4096, "n_layers": 8}}, r"MgNO would have [\d,]+ parameters, above"),
+    ({"init_args": {**TINY, "levels": "three"}}, "cannot build MgNO from its init_args"),
+]
+
+
+@pytest.mark.parametrize("edit, message", HOSTILE_JSON, ids=lambda v: str(v)[:30])
+def test_hostile_metadata_is_one_bundle_error_before_anything_is_built(
+    trained, tmp_path, edit, message
+):
+    *_, bundle = trained
+    hostile = _rewrite(bundle, tmp_path / "h.opl", edit_json=lambda m: m.update(edit))
+    with pytest.raises(BundleError, match=message):
+        load(hostile)
+
+
+def test_members_are_bounded_and_weights_checked_before_use(trained, tmp_path):
+    *_, bundle = trained
+    with pytest.raises(BundleError, match="not a file"):
+        load(tmp_path)  # a directory
+    with pytest.raises(BundleError, match=r"unreadable weights"):
+        load(_with_weights(bundle, tmp_path / "header.opl", b"\xff" * 64))
+    padded = _rewrite(
+        bundle, tmp_path / "padded.opl", edit_json=lambda m: m.update(pad=" " * 9_000_000)
+    )
+    with pytest.raises(
+        BundleError, match=r"model.json is [\d,]+ bytes, above the limit of 8,388,608"
+    ):
+        load(padded)
+    size = zipfile.ZipFile(bundle).getinfo("model.safetensors").file_size
+    with pytest.raises(
+        BundleError, match=rf"model.safetensors is {size:,} bytes, above the limit of 1,000 \(load"
+    ):
+        load(bundle, max_weight_bytes=1000)
+
+
+def test_a_loaded_operator_refuses_non_finite_and_complex_input(trained):
+    *_, bundle = trained
+    op = load(bundle)
+    x = np.zeros((33, 33), dtype=np.float32)
+    x[4, 7] = np.nan
+    with pytest.raises(
+        ValueError,
+        match=r"input: 1 non-finite value\(s\) \(NaN or inf\), the first at index \(4, 7\)",
+    ):
+        op(x)
+    with pytest.raises(ValueError, match="input: complex values"):
+        op(np.ones((33, 33), dtype=np.complex64))
