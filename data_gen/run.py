@@ -26,12 +26,16 @@ from data_gen.generator import Generator, build_generator, solve_sample
 from data_gen.writer import DatasetWriter
 from opl.errors import ConfigError, require_extra
 
+MAX_SAMPLES = 10_000_000
+"""The most samples one dataset file holds: its per-sample index (the ``complete`` flags and the
+work list) is made up front, and ten million samples of even a 64² field are 160 GB of data."""
+
 
 @dataclass(frozen=True)
 class RunSettings:
     """The top-level keys of a generator config besides ``generator``."""
 
-    n_samples: int = field(metadata=bounds(ge=1))
+    n_samples: int = field(metadata=bounds(ge=1, le=MAX_SAMPLES))
     seed: int = field(default=0, metadata=bounds(ge=0))
     precision: Literal["float32", "float64"] = "float32"
     output: str | None = None
@@ -93,6 +97,8 @@ def generate(
     path = output or config.settings.output
     if not path:
         raise ConfigError("no output file: give -o FILE or set 'output' in the config")
+    if workers is not None and workers < 0:  # before any file is made
+        raise ConfigError(f"--workers: expected 0 (in-process) or a positive number, got {workers}")
     layout = config.generator.layout()
     with DatasetWriter(path, layout, config.canonical(), config.generator.pde) as writer:
         todo = writer.pending()
@@ -156,8 +162,6 @@ def _executor(workers: int | None, scheduler: str | None) -> Iterator[tuple[Exec
             cores = sum(client.nthreads().values()) or 1
             yield client.get_executor(pure=False), 2 * cores
         return
-    if workers is not None and workers < 0:
-        raise ConfigError(f"--workers: expected 0 (in-process) or a positive number, got {workers}")
     if workers == 0:
         yield None, 1
         return

@@ -146,7 +146,13 @@ def _acquire_lock(path: str):
     """An exclusive ``flock`` on the lock file of ``path`` (released when the writer closes or
     its process dies). The lock file stays: removing it would let a writer that opened it just
     before the removal lock a file no other writer sees."""
-    lock = open(lock_path(path), "a")  # noqa: SIM115 - held open for the writer's lifetime
+    try:
+        lock = open(lock_path(path), "a")  # noqa: SIM115 - held open for the writer's lifetime
+    except OSError as err:
+        raise DatasetFileError(
+            f"{path}: cannot write in its folder ({err.strerror}: {lock_path(path)}); choose a "
+            "writable output folder"
+        ) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -10,6 +10,7 @@ import yaml
 from opl.cli import main
 
 TINY = {"channels": 4, "n_layers": 1, "levels": 2}
+ADAM = '{{"class_path": "torch.optim.Adam", "init_args": {{"lr": {lr}}}}}'
 
 
 def errors(capsys, *argv):
@@ -53,9 +54,15 @@ def config(tmp_path, darcy):
          "levels=7"),
         (["--trainer.max_epochs", "many"], 'Parser key "trainer.max_epochs": Expected a'),
         (["--config", "/nonexistent.yaml"], "/nonexistent.yaml"),
+        (["--model.init_args.optimizer", ADAM.format(lr=".nan")],
+         "optimizer: Invalid learning rate: nan"),
+        (["--model.init_args.optimizer", ADAM.format(lr=".inf")],
+         "optimizer: lr = inf; expected finite values"),
+        (["--data.path", "__CONFIG__"], "not a readable HDF5 file"),
     ],
 )  # fmt: skip
 def test_training_commands_report_bad_input_in_one_line(capsys, config, options, message):
+    options = [str(config) if o == "__CONFIG__" else o for o in options]  # a YAML, not HDF5
     code, lines = errors(capsys, "fit", "--config", config, *options)
     if message is None:
         assert code == 0 and lines == []
@@ -100,3 +107,37 @@ def test_onnx_export_without_onnxscript_names_the_extra(capsys, monkeypatch, tmp
         "(.ckpt) of opl fit (to convert a bundle, use --format onnx or torch-export)"
     ]
     assert not (tmp_path / "again.opl").exists()
+
+
+DEMO = "configs/data/demo_darcy.yaml"
+
+
+def test_generation_refuses_bad_input_in_one_line_and_leaves_no_file(capsys, tmp_path):
+    folder = tmp_path / "config_folder"
+    folder.mkdir()
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00 not text")
+    out = tmp_path / "out.h5"
+    cases = [
+        ([folder], f"{folder}: a directory, not a config file"),
+        ([binary], f"{binary}: not a UTF-8 text file (byte 0)"),
+        ([DEMO, "-o", out, "--n-samples", 10**10], "n_samples: expected an integer >= 1 and <="),
+        ([DEMO, "-o", out, "--n-samples", 2, "--workers", -1], "--workers: expected 0"),
+    ]
+    for argv, message in cases:
+        code, lines = errors(capsys, "generate", *argv)
+        assert code == 2 and len(lines) == 1 and message in lines[0], lines
+    # nothing was written: no data file, no partial file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.yaml", "config_folder"]
+
+
+def test_an_unwritable_output_folder_is_one_line(capsys, tmp_path, monkeypatch):
+    import data_gen.writer
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(data_gen.writer, "open", refuse, raising=False)  # root ignores chmod
+    code, lines = errors(capsys, "generate", DEMO, "-o", tmp_path / "x.h5", "--n-samples", 2)
+    assert code == 2 and len(lines) == 1
+    assert "x.h5: cannot write in its folder (Permission denied" in lines[0]

@@ -11,6 +11,8 @@ naming the epoch and batch.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -52,6 +54,23 @@ class HeldOneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
         if self.last_epoch < self.total_steps:  # steps 0 .. total_steps - 1 make the cycle
             return super().get_lr()
         return [group["min_lr"] for group in self.optimizer.param_groups]
+
+
+def make_optimizer(
+    factory: Callable[..., torch.optim.Optimizer], parameters: Iterable[torch.nn.Parameter]
+) -> torch.optim.Optimizer:
+    """``factory(parameters)``; a hyperparameter torch refuses (``lr: -1``, ``lr: .nan``) or
+    lets through although it is not finite (``lr: .inf``) is one ``ConfigError`` naming it."""
+    try:
+        optimizer = factory(parameters)
+    except ValueError as err:
+        raise ConfigError(f"optimizer: {err}") from None
+    for group in optimizer.param_groups:
+        for key, value in group.items():
+            numbers = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+                raise ConfigError(f"optimizer: {key} = {value}; expected finite values")
+    return optimizer
 
 
 class OperatorModule(L.LightningModule):
@@ -226,7 +245,7 @@ class OperatorModule(L.LightningModule):
         }
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = make_optimizer(self.optimizer_factory, self.parameters())
         if self.scheduler is None:
             return optimizer
         s = self.scheduler

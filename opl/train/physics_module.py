@@ -20,6 +20,7 @@ stops training with ``TrainingDiverged`` naming the step and the terms.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import lightning as L
@@ -31,7 +32,7 @@ from opl.errors import ConfigError
 from opl.models.base import PointwiseModel
 from opl.physics.domain import Sampler
 from opl.physics.problem import Problem
-from opl.train.operator_module import TrainingDiverged
+from opl.train.operator_module import TrainingDiverged, make_optimizer
 
 
 @dataclass(frozen=True)
@@ -234,10 +235,11 @@ class PhysicsModule(L.LightningModule):
     def configure_optimizers(self):
         optimizers, schedulers = [], []
         if self.optimizer_factory is not None:
-            first = self.optimizer_factory(self.model.parameters())
+            first = make_optimizer(self.optimizer_factory, self.model.parameters())
             optimizers.append(first)
             if self.scheduler_factory is not None:
                 schedulers.append(self.scheduler_factory(first))
         if self.lbfgs is not None:
-            optimizers.append(torch.optim.LBFGS(self.model.parameters(), **asdict(self.lbfgs)))
+            lbfgs = functools.partial(torch.optim.LBFGS, **asdict(self.lbfgs))
+            optimizers.append(make_optimizer(lbfgs, self.model.parameters()))
         return optimizers, schedulers
