@@ -153,13 +153,11 @@ def _check_bounds(value: float, meta: Mapping[str, float], where: str, what: str
 
 
 def _range(meta: Mapping[str, float]) -> str:
-    parts = []
-    if "ge" in meta:
-        parts.append(f">= {meta['ge']:g}")
-    if "gt" in meta:
-        parts.append(f"> {meta['gt']:g}")
-    if "le" in meta:
-        parts.append(f"<= {meta['le']:g}")
+    parts = [
+        f"{sign} {int(meta[key]):,}" if float(meta[key]).is_integer() else f"{sign} {meta[key]:g}"
+        for key, sign in (("ge", ">="), ("gt", ">"), ("le", "<="))
+        if key in meta
+    ]
     return (" " + " and ".join(parts)) if parts else ""
 
 

@@ -12,6 +12,7 @@ import itertools
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -101,6 +102,14 @@ def generate(
         raise ConfigError(f"--workers: expected 0 (in-process) or a positive number, got {workers}")
     layout = config.generator.layout()
     with DatasetWriter(path, layout, config.canonical(), config.generator.pde) as writer:
+        if writer.recomputed:
+            shown = ", ".join(map(str, list(writer.recomputed)[:10]))
+            print(
+                f"{path}: {len(writer.recomputed)} sample(s) marked complete did not read back "
+                f"finite (a crash or a full disk; samples {shown}"
+                f"{', ...' if len(writer.recomputed) > 10 else ''}): computing them again",
+                file=sys.stderr,
+            )
         todo = writer.pending()
         n = config.settings.n_samples
         bar = tqdm(

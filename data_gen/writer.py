@@ -5,9 +5,13 @@ temporary name and renamed into place, so it either exists with its full layout 
 Samples are then written in HDF5's single-writer/multiple-reader (SWMR) mode: each sample's
 variables are written and flushed, and only then its ``complete`` flag is set and flushed, so a
 reader never sees a half-written sample and a writer killed at any instant leaves a consistent
-file. Reopening such a file resumes it: the run's config must be the one stored in the file, and
-only samples whose flag is unset are computed again. A hidden lock file (``.<name>.lock`` beside
-it) keeps two writers off the same file.
+file. Reopening such a file resumes it: the run's config must be the one stored in the file, every
+sample marked complete is read back (a sample that does not read, or reads non-finite values --
+the writer stores finite values only -- lost its data to a crash or a full disk, and is computed
+again), and only samples whose flag is unset are computed. A write that fails (a full disk, an
+I/O error) stops the run with one ``DatasetFileError``, the sample unmarked and the ones before
+it intact; so does too little free space for the next sample, checked before writing it. A hidden
+lock file (``.<name>.lock`` beside it) keeps two writers off the same file.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import datetime as dt
 import fcntl
 import os
 import platform
+import shutil
 from typing import Any
 
 import h5netcdf
@@ -64,17 +69,33 @@ class DatasetWriter:
             raise DatasetFileError(f"{self.path}: cannot create its folder ({err})") from None
         self._lock = _acquire_lock(self.path)
         try:
-            if os.path.exists(self.path):
+            resuming = os.path.exists(self.path)
+            if resuming:
                 _check_resumable(self.path, run_config)
                 clear_write_flags(self.path)
             else:
                 _create(self.path, layout, run_config, pde)
             self._file = h5py.File(self.path, "r+", libver="latest")
-            self._file.swmr_mode = True
             self._complete = self._file["complete"]
+            if resuming:
+                self.recomputed = self._unmark_suspect_samples()
+            self._file.swmr_mode = True
         except BaseException:
             self._release_lock()
             raise
+
+    recomputed: dict[int, str] = {}
+    """Samples marked complete that did not read back finite when the file was reopened; their
+    flags were cleared, so they are computed again."""
+
+    def _unmark_suspect_samples(self) -> dict[int, str]:
+        done = np.flatnonzero(self._complete[:] == 1)
+        names = [spec.name for spec in self.layout.fields]
+        suspect = suspect_samples(self._file, names, done)
+        for index in suspect:
+            self._complete[index] = 0
+        self._file.flush()
+        return suspect
 
     def pending(self) -> list[int]:
         """Indices of the samples not written yet, in increasing order."""
@@ -82,6 +103,7 @@ class DatasetWriter:
 
     def write(self, index: int, sample: dict[str, np.ndarray]) -> None:
         """Write sample ``index`` (one array per field of the layout), then mark it complete."""
+        arrays = []
         for spec in self.layout.fields:
             if spec.name not in sample:
                 raise ValueError(f"sample {index}: the generator returned no field {spec.name!r}")
@@ -97,10 +119,27 @@ class DatasetWriter:
                     f"sample {index}: field {spec.name!r} has non-finite values (the solver "
                     "diverged; try a smaller time step or a finer grid)"
                 )
-            self._file[spec.name][index] = values
-        self._file.flush()
-        self._complete[index] = 1
-        self._file.flush()
+            arrays.append((spec.name, values))
+        needed = 2 * sum(values.nbytes for _, values in arrays) + 2**20
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
+        if free < needed:
+            raise DatasetFileError(
+                f"{self.path}: {free:,} bytes free, sample {index} needs up to {needed:,}; the "
+                f"{int(self._complete[:].sum())} samples written are intact: free space and run "
+                "again to resume"
+            )
+        try:
+            for name, values in arrays:
+                self._file[name][index] = values
+            self._file.flush()
+            self._complete[index] = 1
+            self._file.flush()
+        except (OSError, RuntimeError) as err:  # h5py's write errors (a full disk, I/O)
+            raise DatasetFileError(
+                f"{self.path}: writing sample {index} failed ({' '.join(str(err).split())}); the "
+                "samples marked complete before it are intact: fix the cause and run again to "
+                "resume"
+            ) from None
 
     def close(self) -> None:
         """Close the file (clearing its open-for-write flags) and release the lock."""
@@ -118,6 +157,25 @@ class DatasetWriter:
         if not self._lock.closed:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
+
+
+def suspect_samples(file: h5py.File, names: list[str], indices: np.ndarray) -> dict[int, str]:
+    """The samples of ``indices`` whose variables ``names`` do not read back (a damaged or
+    missing chunk) or hold non-finite values (never written: HDF5's fill value is NaN), each
+    with what is wrong with it (``field 'u', sample 3 has non-finite values``)."""
+    suspect = {}
+    for index in map(int, indices):
+        for name in names:
+            try:
+                values = file[name][index]
+            except (OSError, ValueError, RuntimeError) as err:
+                detail = " ".join(str(err).split())
+                suspect[index] = f"field {name!r}, sample {index} cannot be read ({detail})"
+                break
+            if np.issubdtype(values.dtype, np.inexact) and not np.isfinite(values).all():
+                suspect[index] = f"field {name!r}, sample {index} has non-finite values"
+                break
+    return suspect
 
 
 def canonical_yaml(run_config: dict[str, Any]) -> str:

@@ -64,7 +64,7 @@ BAD_CONFIGS = [
     ),
     (
         {"generator": {"class_path": "darcy"}, "n_samples": -1},
-        "n_samples: expected an integer >= 1, got -1",
+        "n_samples: expected an integer >= 1 and <= 10,000,000, got -1",
     ),
     (
         {

@@ -121,7 +121,10 @@ def test_generation_refuses_bad_input_in_one_line_and_leaves_no_file(capsys, tmp
     cases = [
         ([folder], f"{folder}: a directory, not a config file"),
         ([binary], f"{binary}: not a UTF-8 text file (byte 0)"),
-        ([DEMO, "-o", out, "--n-samples", 10**10], "n_samples: expected an integer >= 1 and <="),
+        (
+            [DEMO, "-o", out, "--n-samples", 10**10],
+            "n_samples: expected an integer >= 1 and <= 10,000,000, got 10000000000",
+        ),
         ([DEMO, "-o", out, "--n-samples", 2, "--workers", -1], "--workers: expected 0"),
     ]
     for argv, message in cases:

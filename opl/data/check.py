@@ -3,7 +3,8 @@
 A file passes when opl's readers open it (``DatasetFile``: roles, named dimensions, spatial
 dimensions last and in order, their coordinates), its grid conventions are known (grid files), the
 training readers take it (``GridFieldDataset`` or ``MeshGraphDataset``: input and output fields on
-one grid or mesh), and every chunk of every complete sample reads back with finite values. The first
+one grid or mesh), and every chunk of every complete sample reads back with finite values (the
+samples that do not are listed: ``opl generate`` with the same config recomputes them). A
 failure raises ``DatasetFileError`` naming it; incomplete samples are reported, not refused (a run
 may use the complete ones).
 """
@@ -14,6 +15,7 @@ import os
 
 import numpy as np
 
+from data_gen.writer import open_for_reading, suspect_samples
 from opl.data.dataset_file import DatasetFile
 from opl.errors import DatasetFileError
 
@@ -32,19 +34,16 @@ def check_dataset(path: str | os.PathLike) -> list[str]:
             )
         complete = ds.complete()
         indices = np.flatnonzero(complete)
-        for info in ds.fields.values():
-            for i in indices:
-                try:
-                    values = ds.read(info.name, [int(i)])
-                except (OSError, ValueError) as err:  # a damaged chunk (h5py's errors)
-                    raise DatasetFileError(
-                        f"{path}: field {info.name!r}, sample {i} cannot be read "
-                        f"({' '.join(str(err).split())})"
-                    ) from None
-                if not np.isfinite(values).all():
-                    raise DatasetFileError(
-                        f"{path}: field {info.name!r}, sample {i} has non-finite values"
-                    )
+        names = list(ds.fields)
+    with open_for_reading(path) as file:
+        suspect = suspect_samples(file, names, indices)
+    if suspect:
+        shown = ", ".join(map(str, list(suspect)[:10])) + (", ..." if len(suspect) > 10 else "")
+        raise DatasetFileError(
+            f"{path}: {len(suspect)} of {indices.size} samples marked complete do not read back "
+            f"finite (damaged or never written: samples {shown}; {next(iter(suspect.values()))}"
+            "); `opl generate` with the same config recomputes them"
+        )
     _check_readers(path, mesh, indices)
     lines.append(f"read         every chunk of {indices.size} complete samples: finite")
     if indices.size < complete.size:
