@@ -43,9 +43,16 @@ class WallClock(L.Callback):
 
 def keep_last(folder: Path) -> ModelCheckpoint:
     """A checkpoint callback writing ``folder/last.ckpt`` at the end of every training epoch
-    (after the other callbacks' end-of-epoch work, so their state is in it)."""
+    (after the other callbacks' end-of-epoch work, so their state is in it), replacing the
+    previous one. (Lightning 2.6 writes ``save_last`` only when a top-k checkpoint was written in
+    the same step, so ``save_top_k=0, save_last=True`` writes nothing until training ends: the
+    epoch's checkpoint is the one top-1 checkpoint without a monitor, named ``last``.)"""
     return ModelCheckpoint(
-        dirpath=folder, save_top_k=0, save_last=True, save_on_train_epoch_end=True
+        dirpath=folder,
+        filename="last",
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
     )
 
 

@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 from data_gen.config import bounds, from_mapping, load_yaml, to_mapping
 from data_gen.generator import Generator, build_generator, solve_sample
 from data_gen.writer import DatasetWriter
-from opl.errors import ConfigError, require_extra
+from opl.errors import ConfigError, RunStopped, require_extra
 
 MAX_SAMPLES = 10_000_000
 """The most samples one dataset file holds: its per-sample index (the ``complete`` flags and the
@@ -146,16 +147,40 @@ def _solve_all(
         for index in itertools.islice(queue, slots):
             submit(index)
         while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished, _ = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
+            if not finished:
+                _check_workers_alive(executor)
             for future in finished:
                 index = running.pop(future)
                 following = next(queue, None)
                 if following is not None:
                     submit(following)  # keep the workers busy while this sample is written
                 yield index, future.result()
+    except BrokenProcessPool:  # from a result or a submission, whichever comes first
+        raise _worker_died() from None
     finally:
         for future in running:
             future.cancel()
+
+
+WATCH_SECONDS = 2.0
+"""How often a run waiting for samples checks that its pool's worker processes are alive."""
+
+
+def _check_workers_alive(executor: Executor) -> None:
+    """``RunStopped`` if a worker process of a process pool has died: the pool notices it
+    itself, but not always (a worker killed while it returns a result can leave the pool
+    waiting forever), so the run looks too."""
+    processes = getattr(executor, "_processes", None) or {}  # ProcessPoolExecutor's own
+    if any(p.exitcode is not None for p in list(processes.values())):
+        raise _worker_died()
+
+
+def _worker_died() -> RunStopped:
+    return RunStopped(
+        "a worker process died (killed, or out of memory); every sample written so far is kept: "
+        "run the same command again to resume (--workers 0 computes in this process)"
+    )
 
 
 @contextmanager
@@ -178,20 +203,33 @@ def _executor(workers: int | None, scheduler: str | None) -> Iterator[tuple[Exec
     context = multiprocessing.get_context("spawn")
     with _single_threaded_children():
         pool = ProcessPoolExecutor(
-            max_workers=count, mp_context=context, initializer=_leave_interrupts_to_the_writer
+            max_workers=count, mp_context=context, initializer=_set_up_worker
         )
         try:
             yield pool, 2 * count
         except BaseException:
             _terminate_workers(pool)  # Ctrl-C or an error: do not wait for samples in progress
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True)
 
 
-def _leave_interrupts_to_the_writer() -> None:
-    """Pool workers ignore Ctrl-C: the writer process handles it and stops them."""
+def _set_up_worker() -> None:
+    """Pool workers ignore Ctrl-C (the writer process handles it and stops them) and, on Linux,
+    die with the writer (``PR_SET_PDEATHSIG``): a writer killed with ``kill -9`` leaves no
+    workers behind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the writer died before the line above
+            os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux prctl option: the signal a process receives when its parent dies."""
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:

@@ -22,6 +22,11 @@ class SolverError(OplInputError):
     """A sample whose solve failed (e.g. diverged): usually a config asking too much of a solver."""
 
 
+class RunStopped(OplInputError):
+    """A run its environment stopped (a worker process killed, e.g. out of memory); what was
+    written is kept, and running the same command again resumes it."""
+
+
 class MissingExtra(OplInputError):
     """An optional dependency a command needs is not installed; the message names the extra."""
 

@@ -1,0 +1,84 @@
+"""A generation run whose worker process dies stops within seconds with one line and resumes;
+a killed writer takes its workers with it (Linux: PR_SET_PDEATHSIG)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from data_gen.run import generate, parse_run_config
+from opl.data.dataset_file import DatasetFile
+
+pytestmark = pytest.mark.skipif(
+    not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+    reason="needs Linux /proc children lists",
+)
+CONFIG = {
+    "generator": {"class_path": "darcy", "init_args": {"resolution": 200}},
+    "n_samples": 40,
+    "seed": 3,
+}
+"""About 0.1 s a sample on 2 cores: the run lasts seconds, long enough to kill a worker in it."""
+
+
+def workers_of(pid: int) -> list[int]:
+    """The pool worker processes among ``pid``'s children."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(c)
+        for c in children
+        if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()
+    ]
+
+
+def start(tmp_path):
+    """``opl generate`` with two workers in a subprocess, once both workers compute."""
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    command = [sys.executable, "-m", "opl", "generate", str(config), "-o", str(tmp_path / "d.h5")]
+    run = subprocess.Popen([*command, "--workers", "2"], stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        time.sleep(0.1)
+        if (tmp_path / "d.h5").exists() and len(workers_of(run.pid)) == 2:
+            return run
+    run.kill()
+    raise AssertionError("the run did not start two workers in 60 s")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_worker_stops_the_run_in_one_line_and_it_resumes(tmp_path):
+    run = start(tmp_path)
+    time.sleep(0.3)
+    os.kill(workers_of(run.pid)[0], signal.SIGKILL)
+    _, err = run.communicate(timeout=60)  # a hang fails here
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert run.returncode == 2 and len(lines) == 1, err[-2000:]
+    assert "a worker process died" in lines[0] and "run the same command again" in lines[0]
+    config = parse_run_config(CONFIG, "test")
+    generate(config, str(tmp_path / "d.h5"), workers=0, progress=False)
+    with DatasetFile(tmp_path / "d.h5") as ds:
+        assert ds.complete().all()
+
+
+def test_a_killed_writer_takes_its_workers_with_it(tmp_path):
+    run = start(tmp_path)
+    workers = workers_of(run.pid)
+    run.kill()
+    run.wait(timeout=10)
+    deadline = time.time() + 10
+    while time.time() < deadline and any(alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(alive(w) for w in workers), "orphaned workers"
