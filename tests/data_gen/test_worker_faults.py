@@ -73,12 +73,36 @@ def test_a_killed_worker_stops_the_run_in_one_line_and_it_resumes(tmp_path):
         assert ds.complete().all()
 
 
+WRITER = """
+import multiprocessing, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from data_gen.run import _set_up_worker
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(1, mp_context=context, initializer=_set_up_worker)
+    pool.submit(time.sleep, 120)  # a worker busy for minutes, not waiting on any pipe
+    time.sleep(120)
+"""
+
+
 def test_a_killed_writer_takes_its_workers_with_it(tmp_path):
-    run = start(tmp_path)
-    workers = workers_of(run.pid)
-    run.kill()
-    run.wait(timeout=10)
-    deadline = time.time() + 10
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    writer = subprocess.Popen([sys.executable, str(script)])
+    for _ in range(300):
+        time.sleep(0.1)
+        workers = workers_of(writer.pid)
+        if workers:
+            break
+    assert workers, "the pool did not start its worker"
+    time.sleep(1.0)  # the worker is in time.sleep(120) now
+    writer.kill()
+    writer.wait(timeout=10)
+    deadline = time.time() + 5  # without PR_SET_PDEATHSIG the worker sleeps on for minutes
     while time.time() < deadline and any(alive(w) for w in workers):
         time.sleep(0.1)
-    assert not any(alive(w) for w in workers), "orphaned workers"
+    orphans = [w for w in workers if alive(w)]
+    for w in orphans:
+        os.kill(w, signal.SIGKILL)
+    assert not orphans, "orphaned workers"
