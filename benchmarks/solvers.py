@@ -145,9 +145,12 @@ class Row:
     setup: list[float] = dataclasses.field(default_factory=list)
     network: list[float] = dataclasses.field(default_factory=list)
     residual: list[float] = dataclasses.field(default_factory=list)
+    failures: int = 0
+    """Systems on which the solver did not reach the tolerance within its iteration limit."""
 
     def add(self, result: solvers.SolveResult, setup: float = 0.0, network: float = 0.0) -> None:
         if not result.converged:
+            self.failures += 1
             log(f"  {self.method}: not converged, residual {result.residuals[-1]:.2e}")
         self.iterations.append(result.iterations)
         self.seconds.append(result.seconds)
@@ -276,14 +279,15 @@ def table(title: str, rows: list[Row], reference: str) -> list[str]:
     lines = [
         f"**{title}**",
         "",
-        "| Solver | Iterations | Iterations vs " + reference + " | Solve s | Setup s | "
+        "| Solver | Iterations | " + reference + "'s iterations ÷ these | Solve s | Setup s | "
         "Network share of solve | Worst final residual |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        failed = f" ({r.failures} of {len(r.iterations)} not converged)" if r.failures else ""
         lines.append(
-            f"| {r.method} | {np.mean(r.iterations):.1f} | "
-            f"{np.mean(base.iterations) / np.mean(r.iterations):.2f}× fewer | "
+            f"| {r.method} | {np.mean(r.iterations):.1f}{failed} | "
+            f"{np.mean(base.iterations) / np.mean(r.iterations):.2f} | "
             f"{np.mean(r.seconds):.3f} | {np.mean(r.setup):.3f} | "
             f"{100 * np.sum(r.network) / max(np.sum(r.seconds), 1e-12):.0f} % | "
             f"{max(r.residual):.1e} |"
