@@ -27,14 +27,20 @@ CONFIG = {
 
 
 def workers_of(pid: int) -> list[int]:
-    """The pool worker processes among ``pid``'s children."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [
-        int(c)
-        for c in children
-        if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
-        and b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()
-    ]
+    """The pool worker processes among ``pid``'s children (none once ``pid`` has exited)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    workers = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:  # exited since the listing
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            workers.append(int(child))
+    return workers
 
 
 def start(tmp_path):
