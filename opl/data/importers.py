@@ -10,9 +10,12 @@ Sources, by file type (``--format`` overrides the guess):
 * ``netcdf`` (anything xarray opens): variables with named dimensions; the first dimension of
   the chosen fields is the sample one; ``--rename old=new`` maps other dimension names onto opl's
   (``x``, ``y``, ``z``, ``t``, ``component``); coordinates come along.
-* ``pdebench`` (PDEBench's single-file HDF5 layout): ``tensor`` (N, T, *spatial) with
-  ``x-coordinate`` (``y-coordinate``) and ``t-coordinate``: the input is the first snapshot, the
-  output the others; or Darcy's ``nu`` (N, *spatial) -> ``tensor`` (N, 1, *spatial).
+* ``pdebench`` (PDEBench's HDF5 layouts): ``tensor`` (N, T, *spatial) with ``x-coordinate``
+  (``y-coordinate``) and ``t-coordinate``: the input is the first snapshot, the output the
+  others; Darcy's ``nu`` (N, *spatial) -> ``tensor`` (N, 1, *spatial); or one group per sample
+  (``0000``, ``0001``, ...) holding ``data`` (T, *spatial, C) and ``grid/{x,y,z,t}`` (the 2-D
+  diffusion-reaction, shallow-water and Navier-Stokes sets): the C variables become a
+  ``component`` dimension, the first snapshot the input, the others the output.
 * ``well`` (The Well's HDF5 layout): the fields of ``t0_fields`` (scalars, (N, T, *spatial)) and
   ``t1_fields`` (vectors, (N, T, *spatial, d)) with ``dimensions/{x,y,time}``: the input is each
   field at the first time, the output the later times.
@@ -92,7 +95,7 @@ def guess_format(path: str) -> str:
 
     try:
         with h5py.File(path, "r") as f:
-            if "tensor" in f:
+            if "tensor" in f or _sample_groups(f):
                 return "pdebench"
             if "t0_fields" in f and "dimensions" in f:
                 return "well"
@@ -190,12 +193,56 @@ def _read_netcdf(path: str, fmt: str, options: ImportOptions) -> Source:
         return Source(fields, coords, str(dataset.attrs.get("pde", "unknown")))
 
 
+def _sample_groups(f) -> list[str]:
+    """The names of PDEBench's per-sample groups (``0000``, ...) of an open HDF5 file, sorted."""
+    import h5py
+
+    names = sorted(k for k in f if k.isdigit() and isinstance(f[k], h5py.Group))
+    return names if names and "data" in f[names[0]] else []
+
+
+def _read_pdebench_groups(path: str, f) -> Source:
+    """One group per sample: ``data`` (T, *spatial, C), ``grid/{x,y,z}`` and ``grid/t``."""
+    names = _sample_groups(f)
+    first = f[names[0]]
+    spatial = tuple(axis for axis in SPATIAL if f"grid/{axis}" in first)
+    shape = first["data"].shape
+    if len(shape) != 2 + len(spatial) or shape[0] < 2:
+        raise DatasetFileError(
+            f"{path}: {names[0]}/data of shape {shape}; expected (T >= 2, "
+            + ", ".join(spatial)
+            + ", C) for the grid axes its grid/ names"
+        )
+    data = np.empty((len(names), *shape), dtype=first["data"].dtype)
+    for i, name in enumerate(names):
+        if f[name]["data"].shape != shape:
+            raise DatasetFileError(
+                f"{path}: {name}/data has shape {f[name]['data'].shape}, {names[0]}/data {shape}"
+            )
+        data[i] = f[name]["data"][()]
+    coords = {axis: first[f"grid/{axis}"][()] for axis in spatial}
+    times = first["grid/t"][()] if "grid/t" in first else np.arange(shape[0])
+    channels_first = np.moveaxis(data, -1, 2)  # (N, T, C, *spatial)
+    fields = {
+        "initial": Field(channels_first[:, 0], ("component", *spatial), "input", "initial state"),
+        "solution": Field(
+            channels_first[:, 1:], ("t", "component", *spatial), "output", "later snapshots"
+        ),
+    }
+    return Source(fields, {**coords, "t": np.asarray(times[1 : shape[0]], float)})
+
+
 def _read_pdebench(path: str, fmt: str, options: ImportOptions) -> Source:
     import h5py
 
     with h5py.File(path, "r") as f:
+        if _sample_groups(f):
+            return _read_pdebench_groups(path, f)
         if "tensor" not in f:
-            raise DatasetFileError(f"{path}: not a PDEBench file (no 'tensor' dataset)")
+            raise DatasetFileError(
+                f"{path}: not a PDEBench file (no 'tensor' dataset and no per-sample groups "
+                "'0000', ... holding 'data')"
+            )
         tensor = f["tensor"][()]
         coords = {
             axis: f[f"{axis}-coordinate"][()] for axis in SPATIAL if f"{axis}-coordinate" in f

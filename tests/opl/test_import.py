@@ -165,6 +165,33 @@ def test_pdebench_layouts_import(tmp_path, capsys):
         assert ds.attrs["pde"] == "darcy" and ds.fields["nu"].role == "input"
 
 
+def test_pdebench_per_sample_groups_import(tmp_path, capsys):
+    """PDEBench's per-sample layout (2-D diffusion-reaction, ...): groups ``0000``, ... with
+    ``data`` (T, X, Y, C) and ``grid/{x,y,t}``; the C variables become components."""
+    rng = np.random.default_rng(1)
+    xc = (np.arange(8) + 0.5) / 8
+    samples = rng.standard_normal((3, 5, 8, 8, 2)).astype(np.float32)
+    with h5py.File(tmp_path / "2D_diff-react_NA_NA.h5", "w") as f:
+        for i, data in enumerate(samples):
+            group = f.create_group(f"{i:04d}")
+            group["data"] = data
+            group["grid/x"], group["grid/y"] = xc, xc
+            group["grid/t"] = np.linspace(0, 5, 5)
+    code, _, err = run(
+        capsys, "import", tmp_path / "2D_diff-react_NA_NA.h5", "-o", tmp_path / "dr.h5"
+    )
+    assert code == 0, err
+    with DatasetFile(tmp_path / "dr.h5") as ds:
+        assert ds.fields["initial"].dims == ("sample", "component", "x", "y")
+        assert ds.fields["solution"].dims == ("sample", "t", "component", "x", "y")
+        np.testing.assert_allclose(ds.coordinate("t"), np.linspace(0, 5, 5)[1:])
+        # sample 2, snapshot 3 (the output's 2nd), variable 1, at x index 4, y index 6
+        solution = ds.read("solution", [2])[0]
+        assert solution[2, 1, 4, 6] == samples[2, 3, 4, 6, 1]
+        assert ds.read("initial", [1])[0][0, 7, 0] == samples[1, 0, 7, 0, 0]
+        assert [a.convention for a in ds.grid()] == ["cells", "cells"]
+
+
 def test_the_well_layout_imports(tmp_path, capsys):
     """The Well's HDF5: ``dimensions`` (spatial_dims, x, y, time), ``t0_fields`` (N, T, X, Y) and
     ``t1_fields`` (N, T, X, Y, 2)."""
