@@ -171,8 +171,7 @@ def _check_workers_alive(executor: Executor) -> None:
     """``RunStopped`` if a worker process of a process pool has died: the pool notices it
     itself, but not always (a worker killed while it returns a result can leave the pool
     waiting forever), so the run looks too."""
-    processes = getattr(executor, "_processes", None) or {}  # ProcessPoolExecutor's own
-    if any(p.exitcode is not None for p in list(processes.values())):
+    if any(p.exitcode is not None for p in _pool_processes(executor)):
         raise _worker_died()
 
 
@@ -234,8 +233,14 @@ PR_SET_PDEATHSIG = 1
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
     """Kill the pool's worker processes now (Python < 3.14 has no public call for it)."""
-    for process in list(getattr(pool, "_processes", {}).values()):
+    for process in _pool_processes(pool):
         process.terminate()
+
+
+def _pool_processes(executor: Executor) -> list:
+    """The worker processes of a ``ProcessPoolExecutor`` (its private ``_processes``; Python
+    < 3.14 has no public view), none for other executors."""
+    return list((getattr(executor, "_processes", None) or {}).values())
 
 
 WORKER_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
