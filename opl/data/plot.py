@@ -64,6 +64,9 @@ def plot_sample(path: str | os.PathLike, index: int, output: str | os.PathLike) 
             truth = info.name.removesuffix("_prediction")
             if info.role == "prediction" and truth in ds.fields:
                 true_values = ds.read(truth, [index])[0]
+                if info.element is not None:  # compare at the vertices (P2's first dofs)
+                    vertices = slice(0, mesh.x.size)
+                    values, true_values = values[..., vertices], true_values[..., vertices]
                 limits = (float(true_values.min()), float(true_values.max()))
                 own = len(_panels(ds, info, values, mesh))
                 panels[-own:] = [dataclasses.replace(p, limits=limits) for p in panels[-own:]]

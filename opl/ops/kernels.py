@@ -250,7 +250,5 @@ def _mg_smooth_backward_cuda(
         -adjoint_weight(stiffness).contiguous(),
         PADDING_MODES.index(padding),
     )
-    grad_stiffness, grad_smoother = weight_gradients(
-        grad, q, u, f, stiffness, smoother, padding
-    )
+    grad_stiffness, grad_smoother = weight_gradients(grad, q, u, f, stiffness, smoother, padding)
     return grad_u, q, grad_stiffness, grad_smoother

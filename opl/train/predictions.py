@@ -1,10 +1,15 @@
 """``opl predict`` writes what it predicts as a dataset file (docs/FORMAT.md).
 
-The file holds, for every sample of the predicted split at the first evaluation resolution, the
-input fields, the true output fields where the source has them (role ``output``) and the model's
-prediction of each output field, ``<name>_prediction`` (role ``prediction``), with the source's
-coordinates (subsampled as the data module reads them) and ``source_sample``, the index of each
-sample in the source file. ``opl plot`` then draws truth, prediction and error side by side.
+The file holds, for every sample of the predicted split, the input fields, the true output
+fields where the source has them (role ``output``) and the model's prediction of each output
+field, ``<name>_prediction`` (role ``prediction``), and ``source_sample``, the index of each sample
+in the source file. ``opl plot`` then draws truth, prediction and error side by side.
+
+* Grid data (``GridDataModule``): at the first evaluation resolution, with the source's
+  coordinates subsampled as the data module reads them.
+* Finite-element data (``MeshFieldDataModule``): on the source's mesh (stored in the file); the
+  inputs and outputs as the source stores them, each prediction on the dofs of the data module's
+  ``space`` (``node`` for P1, ``p2_dof`` for P2), whatever space its truth is on.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import os
 import lightning as L
 import numpy as np
 
-from data_gen.imported import Field, write_dataset
+from data_gen.fem.mesh import load_mesh
+from data_gen.imported import MESH_DIMS, Field, write_dataset
 from opl.data.dataset_file import DatasetFile, FieldInfo
 from opl.data.grid_datamodule import GridDataModule
+from opl.data.mesh_fields import MeshFieldDataModule
 from opl.errors import ConfigError
 from opl.format import SPATIAL_DIMS
 
@@ -36,10 +43,10 @@ class PredictionFile(L.Callback):
                 "opl predict writes its file from one process; run it without a multi-process "
                 "strategy (--trainer.devices 1)"
             )
-        if not isinstance(data, GridDataModule):
+        if not isinstance(data, GridDataModule | MeshFieldDataModule):
             raise ConfigError(
-                f"opl predict writes prediction files of grid datasets; {type(data).__name__} "
-                "is not one (call a mesh operator's bundle, opl.load, on the dofs instead)"
+                "opl predict writes prediction files from a GridDataModule or a "
+                f"MeshFieldDataModule, not a {type(data).__name__}"
             )
         if os.path.exists(self.path):
             raise ConfigError(f"--predictions: {self.path} exists; remove it or choose another")
@@ -55,47 +62,92 @@ class PredictionFile(L.Callback):
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         data = trainer.datamodule
         split = data.stage_splits("predict")[0]
-        stride = data.eval_strides[0]
         x, y, pred = (np.concatenate(parts) for parts in zip(*self.batches, strict=True))
         source = data.hparams.path
-        fields, coords = {}, {}
+        indices = np.arange(data.ranges[split].start, data.ranges[split].stop)
         with DatasetFile(source) as ds:
             inputs = ds.select_fields(data.hparams.inputs, "input")
             outputs = ds.select_fields(data.hparams.outputs, "output")
-            for infos, values, suffix, role in (
-                (inputs, x, "", None),
-                (outputs, y, "", None),
-                (outputs, pred, "_prediction", "prediction"),
-            ):
-                for info, block in zip(infos, _channel_blocks(infos, values), strict=True):
-                    shape = (len(block), *_non_spatial(info), *block.shape[2:])
-                    fields[info.name + suffix] = Field(
-                        block.reshape(shape), info.dims[1:], role or info.role,
-                        info.long_name + (" (predicted)" if suffix else ""), info.units,
-                    )  # fmt: skip
-            for name in {d for f in fields.values() for d in f.dims}:
-                values = ds.coordinate(name)
-                coords[name] = values[::stride] if name in SPATIAL_DIMS else values
-            indices = np.arange(data.ranges[split].start, data.ranges[split].stop)
+            if isinstance(data, GridDataModule):
+                fields, coords = _grid_fields(ds, inputs, outputs, x, y, pred,
+                                              data.eval_strides[0])  # fmt: skip
+                options = {"grid": {axis.name: axis.convention for axis in ds.grid()}}
+            else:
+                fields = _mesh_fields(ds, inputs, outputs, pred, indices, data.hparams.space)
+                coords = _coordinates(ds, fields, stride=1)
+                options = {"mesh": load_mesh(source)}
             fields["source_sample"] = Field(indices, (), "parameter", "sample index in the source")
             pde = ds.attrs.get("pde", "unknown")
-            grid = {axis.name: axis.convention for axis in ds.grid()}
         written = write_dataset(
             self.path,
             fields,
             coords,
-            grid=grid,
             pde=str(pde),
             attrs={"predicted_by": type(pl_module.model).__name__},
             source=f"opl predict: {os.path.abspath(source)} ({split} split)",
+            **options,
         )
         print(f"wrote {written}")
 
 
+def _grid_fields(
+    ds: DatasetFile,
+    inputs: list[FieldInfo],
+    outputs: list[FieldInfo],
+    x: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray,
+    stride: int,
+) -> tuple[dict[str, Field], dict[str, np.ndarray]]:
+    """The batches (N, C, *spatial) as fields, and their coordinates subsampled by ``stride``."""
+    fields = {}
+    parts = ((inputs, x, ""), (outputs, y, ""), (outputs, pred, "_prediction"))
+    for infos, values, suffix in parts:
+        for info, block in zip(infos, _channel_blocks(infos, values), strict=True):
+            shape = (len(block), *_non_spatial(info), *block.shape[2:])
+            fields[info.name + suffix] = _field(info, block.reshape(shape), info.dims[1:], suffix)
+    return fields, _coordinates(ds, fields, stride)
+
+
+def _mesh_fields(
+    ds: DatasetFile,
+    inputs: list[FieldInfo],
+    outputs: list[FieldInfo],
+    pred: np.ndarray,
+    indices: np.ndarray,
+    space: str,
+) -> dict[str, Field]:
+    """The source's inputs and outputs of samples ``indices`` as stored, and the predictions
+    (N, C_out, n_dofs of ``space``) as fields on the dofs of ``space``."""
+    fields = {info.name: _field(info, ds.read(info.name, indices), info.dims[1:], "")
+              for info in (*inputs, *outputs)}  # fmt: skip
+    dof_dim = next(dim for dim, element in MESH_DIMS.items() if element == space)
+    for info, block in zip(outputs, _channel_blocks(outputs, pred), strict=True):
+        dims = (*(d for d in info.dims[1:] if d not in MESH_DIMS), dof_dim)
+        shape = (len(block), *_non_spatial(info), block.shape[-1])
+        fields[info.name + "_prediction"] = _field(info, block.reshape(shape), dims, "_prediction")
+    return fields
+
+
+def _field(info: FieldInfo, values: np.ndarray, dims: tuple[str, ...], suffix: str) -> Field:
+    """``values`` as a field named after ``info``: its prediction when ``suffix`` is given."""
+    if not suffix:
+        return Field(values, dims, info.role, info.long_name, info.units)
+    return Field(values, dims, "prediction", info.long_name + " (predicted)", info.units)
+
+
+def _coordinates(ds: DatasetFile, fields: dict[str, Field], stride: int) -> dict[str, np.ndarray]:
+    """The source's coordinates of the fields' dimensions (the mesh sizes its own), spatial
+    ones subsampled by ``stride``."""
+    names = {d for f in fields.values() for d in f.dims if d not in MESH_DIMS}
+    return {name: ds.coordinate(name)[::stride] if name in SPATIAL_DIMS else ds.coordinate(name)
+            for name in names}  # fmt: skip
+
+
 def _non_spatial(info: FieldInfo) -> tuple[int, ...]:
-    """The sizes of ``info``'s dimensions between ``sample`` and the spatial ones."""
+    """The sizes of ``info``'s dimensions between ``sample`` and the spatial (grid or mesh) ones."""
     return tuple(n for d, n in zip(info.dims[1:], info.shape[1:], strict=True)
-                 if d not in SPATIAL_DIMS)  # fmt: skip
+                 if d not in SPATIAL_DIMS and d not in MESH_DIMS)  # fmt: skip
 
 
 def _channel_blocks(infos: list[FieldInfo], values: np.ndarray) -> list[np.ndarray]:

@@ -253,3 +253,67 @@ def test_training_refuses_a_model_on_another_mesh(small_dataset, tmp_path):
         trainer.fit(module, datamodule=data)
     with pytest.raises(ConfigError, match="use loss: rel_l2"):
         OperatorModule(build("SPON"))
+
+
+def test_opl_predict_writes_mesh_predictions_on_the_mesh_that_opl_plot_draws(
+    small_dataset, tmp_path, capsys
+):
+    import h5py
+    import yaml
+
+    import opl
+    from opl.cli import main
+    from opl.data.dataset_file import DatasetFile
+
+    path = _dataset(small_dataset, tmp_path, n=12)  # coefficient and solution P2
+    model = {"class_path": "opl.models.SPON", "init_args": {
+        "in_channels": 1, "out_channels": 1, "mesh": "lshape", "refine": 1, "input_element": "P2",
+        "dirichlet": OUTER, "width": 8, "depth": 1}}  # fmt: skip
+    config = {
+        "trainer": {
+            "max_epochs": 1,
+            "accelerator": "cpu",
+            "default_root_dir": str(tmp_path),
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_checkpointing": False,
+        },  # fmt: skip
+        "model": {
+            "class_path": "opl.train.OperatorModule",
+            "init_args": {"model": model, "loss": "rel_l2"},
+        },  # fmt: skip
+        "data": {
+            "class_path": "opl.data.MeshFieldDataModule",
+            "init_args": {
+                "path": str(path),
+                "train": [0, 8],
+                "val": [8, 10],
+                "test": [10, 12],
+                "space": "P1",
+                "input_space": "P2",
+                "batch_size": 4,
+            },
+        },  # fmt: skip
+    }
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(config))
+    common = ["--config", str(tmp_path / "train.yaml")]
+    assert main(["fit", *common]) == 0
+    out = tmp_path / "pred.h5"
+    ckpt = str(tmp_path / "final.ckpt")
+    assert main(["predict", *common, "--ckpt_path", ckpt, "--predictions", str(out)]) == 0
+    with h5py.File(out, "r") as f, h5py.File(path, "r") as source:
+        roles = {name: f[name].attrs["role"] for name in f if "role" in f[name].attrs}
+        assert roles == {"coeff": "input", "solution": "output", "solution_prediction":
+                         "prediction", "source_sample": "parameter"}  # fmt: skip
+        np.testing.assert_array_equal(f["source_sample"][()], np.arange(10, 12))
+        np.testing.assert_array_equal(f["solution"][()], source["solution"][10:12])
+        np.testing.assert_array_equal(f["mesh_face_nodes"][()], source["mesh_face_nodes"][()])
+        with DatasetFile(out) as written:  # the data module's space, P1, for the prediction
+            assert written.fields["solution"].element == "P2"
+            assert written.fields["solution_prediction"].dims == ("sample", "node")
+        # the prediction is the trained operator's on the source's P2 coefficient dofs
+        expected = opl.load(tmp_path / "model.opl")(f["coeff"][()][:, None])[:, 0]
+        np.testing.assert_allclose(f["solution_prediction"][()], expected, rtol=0, atol=1e-6)
+    # truth (P2), prediction (P1) and their error at the vertices
+    assert main(["plot", str(out), "--sample", "0", "-o", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").stat().st_size > 10_000
