@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -89,21 +90,27 @@ def train(
 ) -> tuple[str, float, float]:
     """Generate the residual data of ``problem`` and train its MgNO from the configs; returns the
     bundle's path, the training seconds and the final validation L2. A bundle an earlier run
-    trained with the same settings is reused, and an interrupted training continues from its
-    last epoch (``benchmarks/resumable.py``)."""
+    trained with the same settings and configs (their hash names the folder) is reused, and an
+    interrupted training continues from its last epoch (``benchmarks/resumable.py``)."""
     tag = "_".join(f"{k}{v:g}" for k, v in init.items())
-    folder = Path(state) / f"{problem}_{tag}_{samples}_levels{levels}_epochs{epochs}"
+    data_config = f"configs/data/{problem}_residual.yaml"
+    train_config = f"configs/train/{problem}_residual_mgno.yaml"
+    configs = hashlib.sha256(Path(data_config).read_bytes() + Path(train_config).read_bytes())
+    folder = (
+        Path(state)
+        / f"{problem}_{tag}_{samples}_levels{levels}_epochs{epochs}_{configs.hexdigest()[:8]}"
+    )
     bundle, record = folder / "model.opl", folder / "training.json"
     if bundle.exists() and record.exists():
         done = json.loads(record.read_text())
         log(f"{problem} {tag}: trained in an earlier run ({bundle})")
         return str(bundle), done["seconds"], done["val_rel_l2"]
     start = time.perf_counter()
-    data = load_run_config(f"configs/data/{problem}_residual.yaml", n_samples=samples)
+    data = load_run_config(data_config, n_samples=samples)
     generator = dataclasses.replace(data.generator, **init)
     path = f"data/bench_{problem}_residual_{tag}_{samples}.h5"
     generate(dataclasses.replace(data, generator=generator), path, progress=False)
-    config = load_yaml(f"configs/train/{problem}_residual_mgno.yaml")
+    config = load_yaml(train_config)
     config["trainer"].pop("callbacks", None)
     config["trainer"].update(
         max_epochs=epochs, logger=False, enable_progress_bar=False, default_root_dir=str(folder)
