@@ -92,8 +92,8 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from machine import code_version, cpu_model, peak_rss_mb  # benchmarks/machine.py
-from resumable import WallClock, keep_last, last_checkpoint  # benchmarks/resumable.py
+from machine import code_version, cpu_model, log, peak_rss_mb  # benchmarks/machine.py
+from resumable import EpochRecorder, WallClock, keep_last, last_checkpoint
 from torch import nn
 from torch.nn import functional as F
 
@@ -236,53 +236,6 @@ class PaddedFNO(FieldOperator):
         nx, ny = x.shape[-2:]
         padded = F.pad(x, (0, self.padding(ny), 0, self.padding(nx)))
         return self.fno(padded)[..., :nx, :ny]
-
-
-class EpochRecorder(L.Callback):
-    """Training seconds per epoch (validation excluded) and the validation L2 after each epoch
-    (kept in the checkpoints, so a resumed run reports every epoch)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.epoch_seconds: list[float] = []
-        self.val_rel_l2: list[float] = []
-        self._start = 0.0
-        self._val_start = 0.0
-        self._val_seconds = 0.0
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch_seconds": self.epoch_seconds, "val_rel_l2": self.val_rel_l2}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.epoch_seconds = list(state_dict["epoch_seconds"])
-        self.val_rel_l2 = list(state_dict["val_rel_l2"])
-        log(f"{self.name}: resumed after epoch {len(self.epoch_seconds)}")
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start = time.perf_counter()
-        self._val_seconds = 0.0
-
-    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._val_start = time.perf_counter()
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._val_seconds += time.perf_counter() - self._val_start
-        self.val_rel_l2.append(float(trainer.callback_metrics["val/rel_l2"]))
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        seconds = time.perf_counter() - self._start - self._val_seconds
-        self.epoch_seconds.append(seconds)
-        loss = float(trainer.callback_metrics["train/loss"])
-        val = self.val_rel_l2[-1] if self.val_rel_l2 else float("nan")
-        log(
-            f"{self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: train H1 "
-            f"{loss:.4g}, val L2 {val:.4g}, {seconds:.1f} s"
-        )
-
-
-def log(message: str) -> None:
-    """A progress line on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def count_parameters(model: nn.Module) -> int:

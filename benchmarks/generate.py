@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from machine import code_version, cpu_model  # benchmarks/machine.py
+from machine import code_version, cpu_model, log  # benchmarks/machine.py
 
 from data_gen.config import load_yaml
 from data_gen.fem.diffusion import solve_diffusion
@@ -254,11 +254,6 @@ def timed_generate(config: RunConfig, path: str, workers: int | None) -> float:
     start = time.perf_counter()
     generate(config, path, workers=workers, progress=False)
     return time.perf_counter() - start
-
-
-def log(message: str) -> None:
-    """A progress line on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def measure(case: Case, args: argparse.Namespace, out_dir: str) -> Row:

@@ -58,7 +58,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from machine import code_version, cpu_model  # benchmarks/machine.py
+from machine import code_version, cpu_model, log  # benchmarks/machine.py
 
 from opl.models import MgNO
 from opl.ops import kernels, mg_smooth
@@ -69,10 +69,6 @@ from opl.ops.mg_smooth import reference_forward as smooth_reference_forward
 
 PEAK_FP32_TFLOPS = (("H100 PCIe", 51.2), ("H100", 67.0), ("H200", 67.0), ("A100", 19.5))
 """Dense FP32 peaks (vendor figures, TFLOP/s) by a substring of the device name, first match."""
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def peak_tflops(name: str, override: float | None) -> float | None:

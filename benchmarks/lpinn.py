@@ -32,9 +32,7 @@ import torch
 from machine import code_version, cpu_model, publish  # benchmarks/machine.py
 from physics_runs import fit, trained_model  # benchmarks/physics_runs.py
 
-CONFIG = os.path.join(
-    os.path.dirname(__file__), "..", "configs", "train", "convection_lpinn.yaml"
-)
+CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "train", "convection_lpinn.yaml")
 SPEEDS = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 70.0]
 QUICK = [
     "--trainer.max_steps=4",

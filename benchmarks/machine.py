@@ -1,4 +1,5 @@
-"""What every benchmark report starts with: the machine and the code that was measured."""
+"""What every benchmark report starts with: the machine and the code that was measured; and the
+progress lines every benchmark writes to stderr."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import os
 import platform
 import resource
 import subprocess
+import sys
+import time
+
+
+def log(message: str) -> None:
+    """A progress line on stderr, with the time of day."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def cpu_model() -> str:

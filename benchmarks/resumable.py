@@ -1,5 +1,6 @@
 """Training runs of a benchmark that survive an interruption: a checkpoint after every epoch,
-and a wall clock that counts every process a run took.
+a wall clock that counts every process a run took, and a per-epoch record (progress lines on
+stderr) that a resumed run continues.
 
 A benchmark that trains for hours on a small machine is sometimes stopped part-way (the machine
 is reclaimed, the session ends). Run again with the same command, it continues each training
@@ -16,6 +17,7 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from machine import log  # benchmarks/machine.py
 
 
 class WallClock(L.Callback):
@@ -60,3 +62,45 @@ def last_checkpoint(folder: Path) -> str | None:
     """``folder/last.ckpt`` if an earlier run left one, for ``trainer.fit(ckpt_path=...)``."""
     path = Path(folder) / "last.ckpt"
     return str(path) if path.exists() else None
+
+
+class EpochRecorder(L.Callback):
+    """Training seconds per epoch (validation excluded) and the validation L2 after each epoch
+    (kept in the checkpoints, so a resumed run reports every epoch)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.epoch_seconds: list[float] = []
+        self.val_rel_l2: list[float] = []
+        self._start = 0.0
+        self._val_start = 0.0
+        self._val_seconds = 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch_seconds": self.epoch_seconds, "val_rel_l2": self.val_rel_l2}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epoch_seconds = list(state_dict["epoch_seconds"])
+        self.val_rel_l2 = list(state_dict["val_rel_l2"])
+        log(f"{self.name}: resumed after epoch {len(self.epoch_seconds)}")
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+        self._val_seconds = 0.0
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._val_seconds += time.perf_counter() - self._val_start
+        self.val_rel_l2.append(float(trainer.callback_metrics["val/rel_l2"]))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        seconds = time.perf_counter() - self._start - self._val_seconds
+        self.epoch_seconds.append(seconds)
+        loss = float(trainer.callback_metrics["train/loss"])
+        val = self.val_rel_l2[-1] if self.val_rel_l2 else float("nan")
+        log(
+            f"{self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: train H1 "
+            f"{loss:.4g}, val L2 {val:.4g}, {seconds:.1f} s"
+        )

@@ -60,8 +60,8 @@ import pyamg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
-from machine import code_version, cpu_model, publish  # benchmarks/machine.py
-from resumable import WallClock, keep_last, last_checkpoint  # benchmarks/resumable.py
+from machine import code_version, cpu_model, log, publish  # benchmarks/machine.py
+from resumable import EpochRecorder, WallClock, keep_last, last_checkpoint
 
 from data_gen.config import load_yaml
 from data_gen.generator import sample_rng
@@ -79,10 +79,6 @@ DARCY = {64: (1000, 5, 30), 128: (500, 6, 20), 256: (250, 7, 15)}
 HELMHOLTZ = {10.0: (1000, 5, 30), 20.0: (1000, 5, 30), 40.0: (1000, 5, 30)}
 """Helmholtz ω (64² nodes) -> (training samples, MgNO levels, epochs)."""
 QUICK = {32: (160, 4, 6)}
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def train(
@@ -131,7 +127,8 @@ def train(
             run=False,
             args=config,
         )
-        trainer = L.Trainer(**config["trainer"], callbacks=[clock, keep_last(checkpoints)])
+        callbacks = [clock, EpochRecorder(f"{problem} {tag}"), keep_last(checkpoints)]
+        trainer = L.Trainer(**config["trainer"], callbacks=callbacks)
         trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=last_checkpoint(checkpoints))
         seconds = clock.seconds_so_far()
         (metrics,) = trainer.validate(cli.model, datamodule=cli.datamodule, verbose=False)

@@ -56,7 +56,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from machine import code_version, cpu_model, publish  # benchmarks/machine.py
+from machine import code_version, cpu_model, log, publish  # benchmarks/machine.py
 
 from data_gen.config import load_yaml
 from data_gen.run import generate, load_run_config
@@ -124,11 +124,6 @@ class EpochTimer(L.Callback):
             f"{self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: val FE L2 "
             f"{self.val_rel_l2_fe[-1]:.4g}, {self.epoch_seconds[-1]:.1f} s of training"
         )
-
-
-def log(message: str) -> None:
-    """A progress line on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def ensure_data(name: str) -> float:

@@ -38,7 +38,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
-from machine import code_version, cpu_model, peak_rss_mb, publish  # benchmarks/machine.py
+from machine import code_version, cpu_model, log, peak_rss_mb, publish  # benchmarks/machine.py
 
 from data_gen.run import generate, parse_run_config
 
@@ -58,10 +58,6 @@ class Result:
     @property
     def throughput(self) -> float:
         return self.samples / self.seconds
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def train_one_epoch(path: str, samples: int, name: str, streaming: bool, workers: int) -> Result:
