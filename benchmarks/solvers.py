@@ -9,8 +9,10 @@ What is measured, and how:
   ``configs/data/{darcy,helmholtz}_residual.yaml`` at that grid). Each trains in this process on
   the CPU; its training time is reported, not counted in the solves. Trained operators are
   kept under ``--state`` (default ``data/solvers_state``) and reused by the next run with the
-  same settings; an interrupted training continues from its last epoch. The solves all run in
-  the last invocation, side by side.
+  same settings; an interrupted training continues from its last epoch. On a small machine, two
+  processes (``--problems darcy --threads 1``, ``--problems helmholtz --threads 1``) train them
+  side by side; the solves reported are those of the last invocation, of both problems, alone
+  on the machine.
 * **Systems**: fresh coefficients (seed 12345, never seen in training). Darcy: the 5-point
   system of -div(a grad u) = 1, u = 0 on the boundary, a = 12 / 3 (``opl.solvers.darcy_system``),
   at 64², 128², 256² nodes. Helmholtz: the complex symmetric 5-point system of -Δu - (ω/c)²u = f
@@ -83,11 +85,12 @@ QUICK = {32: (160, 4, 6)}
 
 def train(
     problem: str, samples: int, levels: int, epochs: int, init: dict, state: str
-) -> tuple[str, float, float]:
+) -> tuple[str, dict]:
     """Generate the residual data of ``problem`` and train its MgNO from the configs; returns the
-    bundle's path, the training seconds and the final validation L2. A bundle an earlier run
-    trained with the same settings and configs (their hash names the folder) is reused, and an
-    interrupted training continues from its last epoch (``benchmarks/resumable.py``)."""
+    bundle's path and the training's record (seconds, final validation L2, torch threads). A
+    bundle an earlier run trained with the same settings and configs (their hash names the
+    folder) is reused, and an interrupted training continues from its last epoch
+    (``benchmarks/resumable.py``)."""
     tag = "_".join(f"{k}{v:g}" for k, v in init.items())
     data_config = f"configs/data/{problem}_residual.yaml"
     train_config = f"configs/train/{problem}_residual_mgno.yaml"
@@ -100,7 +103,7 @@ def train(
     if bundle.exists() and record.exists():
         done = json.loads(record.read_text())
         log(f"{problem} {tag}: trained in an earlier run ({bundle})")
-        return str(bundle), done["seconds"], done["val_rel_l2"]
+        return str(bundle), done
     start = time.perf_counter()
     data = load_run_config(data_config, n_samples=samples)
     generator = dataclasses.replace(data.generator, **init)
@@ -136,9 +139,18 @@ def train(
     log(f"{problem} {tag}: trained {epochs} epochs in {seconds:.0f} s, validation L2 {val:.3g}")
     module = cli.model
     write_bundle(bundle, module.model, module.in_normalizer, module.out_normalizer, {}, {})
-    record.write_text(json.dumps({"seconds": seconds, "val_rel_l2": val}))
+    done = {"seconds": seconds, "val_rel_l2": val, "threads": torch.get_num_threads()}
+    record.write_text(json.dumps(done))
     shutil.rmtree(checkpoints, ignore_errors=True)
-    return str(bundle), seconds, val
+    return str(bundle), done
+
+
+def trained(record: dict) -> str:
+    """How an operator's training went, for a table's title."""
+    return (
+        f"{record['seconds']:.0f} s on {record.get('threads', '?')} torch threads; validation L2 "
+        f"{record['val_rel_l2']:.3g}"
+    )
 
 
 @dataclasses.dataclass
@@ -311,30 +323,39 @@ def main(argv: list[str] | None = None) -> None:
         help="trained operators and interrupted trainings, reused by the next run "
         "(default data/solvers_state)",
     )
+    parser.add_argument(
+        "--problems",
+        nargs="+",
+        choices=["darcy", "helmholtz"],
+        default=["darcy", "helmholtz"],
+        help="the problems to run (default both): e.g. two processes of --threads 1, one per "
+        "problem, train the operators side by side; a last run of both reuses them and solves",
+    )
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     args = parser.parse_args(argv)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     command = shlex.join(["python", *sys.argv])
     start = time.perf_counter()
     report = []
-    for s, (samples, levels, epochs) in (QUICK if args.quick else DARCY).items():
+    darcy = (QUICK if args.quick else DARCY) if "darcy" in args.problems else {}
+    for s, (samples, levels, epochs) in darcy.items():
         init = {"resolution": s}
-        bundle, seconds, val = train("darcy", samples, levels, epochs, init, args.state)
+        bundle, done = train("darcy", samples, levels, epochs, init, args.state)
         rows = darcy_rows(s, load(bundle), args.systems, args.rtol)
         title = (
             f"Darcy {s}², {args.systems} systems; operator: MgNO, {levels} levels, "
-            f"{samples} samples, {epochs} epochs ({seconds:.0f} s), validation L2 {val:.3g}"
+            f"{samples} samples, {epochs} epochs ({trained(done)})"
         )
         report += table(title, rows, "pyamg SA-CG")
         log("\n".join(report[-len(rows) - 4 :]))
-    if not args.quick:
+    if not args.quick and "helmholtz" in args.problems:
         for omega, (samples, levels, epochs) in HELMHOLTZ.items():
             init = {"omega": omega}
-            bundle, seconds, val = train("helmholtz", samples, levels, epochs, init, args.state)
+            bundle, done = train("helmholtz", samples, levels, epochs, init, args.state)
             rows = helmholtz_rows(omega, load(bundle), args.systems, args.rtol)
             title = (
                 f"Helmholtz 64², ω = {omega:g}, {args.systems} systems; operator: MgNO, "
-                f"{samples} samples, {epochs} epochs ({seconds:.0f} s), validation L2 "
-                f"{val:.3g}"
+                f"{samples} samples, {epochs} epochs ({trained(done)})"
             )
             report += table(title, rows, "ILU(0)-GMRES(50)")
             log("\n".join(report[-len(rows) - 4 :]))
