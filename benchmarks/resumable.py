@@ -101,6 +101,6 @@ class EpochRecorder(L.Callback):
         loss = float(trainer.callback_metrics["train/loss"])
         val = self.val_rel_l2[-1] if self.val_rel_l2 else float("nan")
         log(
-            f"{self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: train H1 "
+            f"{self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: train loss "
             f"{loss:.4g}, val L2 {val:.4g}, {seconds:.1f} s"
         )
