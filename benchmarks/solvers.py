@@ -86,7 +86,8 @@ QUICK = {32: (160, 4, 6)}
 def train(
     problem: str, samples: int, levels: int, epochs: int, init: dict, state: str
 ) -> tuple[str, dict]:
-    """Generate the residual data of ``problem`` and train its MgNO from the configs; returns the
+    """Generate the residual data of ``problem`` (its config's generator with the settings
+    ``init``, see ``configured``) and train its MgNO from the configs; returns the
     bundle's path and the training's record (seconds, final validation L2, torch threads). A
     bundle an earlier run trained with the same settings and configs (their hash names the
     folder) is reused, and an interrupted training continues from its last epoch
@@ -95,10 +96,8 @@ def train(
     data_config = f"configs/data/{problem}_residual.yaml"
     train_config = f"configs/train/{problem}_residual_mgno.yaml"
     configs = hashlib.sha256(Path(data_config).read_bytes() + Path(train_config).read_bytes())
-    folder = (
-        Path(state)
-        / f"{problem}_{tag}_{samples}_levels{levels}_epochs{epochs}_{configs.hexdigest()[:8]}"
-    )
+    name = f"{problem}_{tag}_{samples}_levels{levels}_epochs{epochs}_{configs.hexdigest()[:8]}"
+    folder = Path(state) / name
     bundle, record = folder / "model.opl", folder / "training.json"
     if bundle.exists() and record.exists():
         done = json.loads(record.read_text())
@@ -106,8 +105,8 @@ def train(
         return str(bundle), done
     start = time.perf_counter()
     data = load_run_config(data_config, n_samples=samples)
-    generator = dataclasses.replace(data.generator, **init)
-    path = f"data/bench_{problem}_residual_{tag}_{samples}.h5"
+    generator = configured(data.generator, init)
+    path = f"data/bench_{problem}_residual_{tag}_{samples}_{configs.hexdigest()[:8]}.h5"
     generate(dataclasses.replace(data, generator=generator), path, progress=False)
     config = load_yaml(train_config)
     config["trainer"].pop("callbacks", None)
@@ -143,6 +142,17 @@ def train(
     record.write_text(json.dumps(done))
     shutil.rmtree(checkpoints, ignore_errors=True)
     return str(bundle), done
+
+
+def configured(generator, init: dict):
+    """``generator`` with the settings ``init``; a key ``field.name`` sets ``name`` of the
+    dataclass in ``field`` (e.g. ``forcing_grf.alpha``)."""
+    for key, value in init.items():
+        outer, _, inner = key.partition(".")
+        if inner:
+            value = dataclasses.replace(getattr(generator, outer), **{inner: value})
+        generator = dataclasses.replace(generator, **{outer: value})
+    return generator
 
 
 def trained(record: dict) -> str:
@@ -263,7 +273,9 @@ def darcy_case(system: solvers.GridSystem, operator, rtol: float, rows: dict) ->
         rows[name].add(run(system, hybrid, rtol=rtol), setup, correction.seconds)
 
 
-def helmholtz_rows(omega: float, operator, systems: int, rtol: float) -> list[Row]:
+def helmholtz_rows(
+    omega: float, operator, systems: int, rtol: float, resolution: int = 64
+) -> list[Row]:
     names = [
         "SuperLU (direct)",
         "ILU(0)-GMRES(50)",
@@ -272,8 +284,8 @@ def helmholtz_rows(omega: float, operator, systems: int, rtol: float) -> list[Ro
         "hybrid-FGMRES (GS + operator)",
     ]
     rows = {name: Row(name) for name in names}
-    generator = Helmholtz(resolution=64, omega=omega)
-    x = np.linspace(0, 1, 64)
+    generator = Helmholtz(resolution=resolution, omega=omega)
+    x = np.linspace(0, 1, resolution)
     X, Y = np.meshgrid(x, x, indexing="ij")
     width2 = generator.source_width**2
     source = np.exp(-((X - 0.5) ** 2 + (Y - 0.5) ** 2) / (2 * width2)) / (2 * np.pi * width2)
