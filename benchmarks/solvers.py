@@ -95,7 +95,8 @@ def train(
     tag = "_".join(f"{k}{v:g}" for k, v in init.items())
     data_config = f"configs/data/{problem}_residual.yaml"
     train_config = f"configs/train/{problem}_residual_mgno.yaml"
-    configs = hashlib.sha256(Path(data_config).read_bytes() + Path(train_config).read_bytes())
+    settings = json.dumps([load_yaml(data_config), load_yaml(train_config)], sort_keys=True)
+    configs = hashlib.sha256(settings.encode())  # of the settings: comments do not count
     name = f"{problem}_{tag}_{samples}_levels{levels}_epochs{epochs}_{configs.hexdigest()[:8]}"
     folder = Path(state) / name
     bundle, record = folder / "model.opl", folder / "training.json"
