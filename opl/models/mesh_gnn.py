@@ -21,14 +21,7 @@ class MeshGNN(MeshOperator):
     ``boundary_error`` measures them. Arguments as SPON's.
     """
 
-    ARG_LIMITS = {
-        "in_channels": 1024,
-        "out_channels": 1024,
-        "level": 16,
-        "refine": 8,
-        "width": 4096,
-        "depth": 256,
-    }
+    ARG_LIMITS = {**MeshOperator.ARG_LIMITS, "depth": 256}
 
     def __init__(
         self,

@@ -53,6 +53,14 @@ class MeshOperator(FieldOperator):
     other_grids = "refuse"
     on_mesh = True
     n_dim = 1
+    ARG_LIMITS = {
+        "in_channels": 1024,
+        "out_channels": 1024,
+        "level": 16,
+        "refine": 8,
+        "width": 4096,
+    }
+    """Bounds of the arguments every mesh operator takes; a subclass adds its own."""
 
     def native_shape(self) -> list[int]:
         """The input dofs: the only shape a mesh operator takes."""

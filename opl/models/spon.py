@@ -95,14 +95,7 @@ class SPON(FEOperator):
     (default: all).
     """
 
-    ARG_LIMITS = {
-        "in_channels": 1024,
-        "out_channels": 1024,
-        "level": 16,
-        "refine": 8,
-        "width": 4096,
-        "depth": 256,
-    }
+    ARG_LIMITS = {**MeshOperator.ARG_LIMITS, "depth": 256}
 
     def __init__(
         self,
@@ -143,11 +136,7 @@ class MultigridSPON(FEOperator):
     """
 
     ARG_LIMITS = {
-        "in_channels": 1024,
-        "out_channels": 1024,
-        "level": 16,
-        "refine": 8,
-        "width": 4096,
+        **MeshOperator.ARG_LIMITS,
         "coarsening": 8,
         "coarse_depth": 256,
         "fine_layers": 64,
