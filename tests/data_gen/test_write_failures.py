@@ -67,9 +67,7 @@ def test_too_little_free_space_stops_before_writing(config, tmp_path, monkeypatc
         generate(config, str(tmp_path / "d.h5"), workers=0, progress=False)
 
 
-def test_samples_that_lost_their_data_are_found_and_recomputed(
-    config, clean, tmp_path, capsys
-):
+def test_samples_that_lost_their_data_are_found_and_recomputed(config, clean, tmp_path, capsys):
     path = str(tmp_path / "d.h5")
     generate(config, path, workers=0, progress=False)
     with h5py.File(path, "r+") as f:  # what a crash leaves: flags set, data never written

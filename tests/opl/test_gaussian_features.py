@@ -117,9 +117,7 @@ def test_the_custom_op_passes_opcheck():
     args = [t.clone().requires_grad_(True) for t in (x, means, scales, features)]
     weights = torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
     for cutoff in (math.inf, 3.0):
-        torch.library.opcheck(
-            torch.ops.opl.gaussian_features.default, (*args, weights, cutoff, 16)
-        )
+        torch.library.opcheck(torch.ops.opl.gaussian_features.default, (*args, weights, cutoff, 16))
 
 
 @pytest.mark.parametrize("cutoff", [2.0, 3.0, 4.5])
