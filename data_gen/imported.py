@@ -19,10 +19,10 @@ import numpy as np
 from data_gen.generator import Coordinate, FieldSpec, Layout
 from data_gen.writer import DatasetWriter
 from opl.errors import DatasetFileError, OplInputError
-from opl.format import GRID_CONVENTIONS, ROLES, convention_of, unit_grid
+from opl.format import DOF_DIMS, GRID_CONVENTIONS, ROLES, convention_of, unit_grid
 
 SPATIAL = ("x", "y", "z")
-MESH_DIMS = {"node": "P1", "p2_dof": "P2"}
+MESH_DIMS = {dim: element for element, dim in DOF_DIMS.items()}
 """Dimensions of fields on a mesh, and the Lagrange space each one is the dofs of."""
 
 

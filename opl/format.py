@@ -19,6 +19,8 @@ SPATIAL_DIMS: tuple[str, ...] = ("x", "y", "z")
 Role = Literal["input", "output", "parameter", "reference", "prediction"]
 ROLES: tuple[str, ...] = ("input", "output", "parameter", "reference", "prediction")
 """What a field is to a model: ``prediction`` marks a model's output written by ``opl predict``."""
+DOF_DIMS: dict[str, str] = {"P1": "node", "P2": "p2_dof"}
+"""The dimension that holds the dofs of a field on a mesh, by its Lagrange space."""
 GridConvention = Literal["nodes", "cells", "periodic"]
 GRID_CONVENTIONS: tuple[str, ...] = ("nodes", "cells", "periodic")
 """Where the points of a grid axis of [lo, hi] lie: ``nodes`` lo + i h with both ends (h = (hi -

@@ -31,7 +31,6 @@ from data_gen.fem.heat import solve_heat
 from data_gen.fem.mesh import load_mesh, require_boundaries
 from data_gen.fem.stokes import solve_stokes
 from data_gen.fem.ugrid import (
-    DOF_DIMENSION,
     ELEMENTS,
     component_coordinate,
     field_attrs,
@@ -39,6 +38,7 @@ from data_gen.fem.ugrid import (
 )
 from data_gen.generator import Coordinate, FieldSpec, Generator, Layout
 from data_gen.random_fields import GaussianRandomField, sample_at_points
+from opl.format import DOF_DIMS
 
 Element = Literal["P1", "P2"]
 
@@ -103,7 +103,7 @@ def _on(
     element: str, name: str, role: str, long_name: str, vector: bool = False, time: bool = False
 ):
     """A field on the dofs of ``element`` (optionally with ``t`` and/or ``component`` first)."""
-    dims = (("t",) if time else ()) + (("component",) if vector else ()) + (DOF_DIMENSION[element],)
+    dims = (("t",) if time else ()) + (("component",) if vector else ()) + (DOF_DIMS[element],)
     return FieldSpec(name, dims, role, long_name, attrs=field_attrs(element))
 
 

@@ -19,11 +19,10 @@ import numpy as np
 import skfem
 
 from data_gen.generator import Coordinate, Variable
+from opl.format import DOF_DIMS
 
 ELEMENTS = {"P1": skfem.ElementTriP1, "P2": skfem.ElementTriP2}
-"""The Lagrange spaces fields may live on, by name."""
-DOF_DIMENSION = {"P1": "node", "P2": "p2_dof"}
-"""The dimension of each space's dofs."""
+"""The Lagrange spaces fields may live on, by name (their dofs' dimensions: ``DOF_DIMS``)."""
 
 
 def mesh_variables(mesh: skfem.MeshTri, elements: tuple[str, ...]) -> tuple[Variable, ...]:
@@ -97,7 +96,7 @@ def mesh_variables(mesh: skfem.MeshTri, elements: tuple[str, ...]) -> tuple[Vari
 
 def field_attrs(element: str) -> dict[str, str]:
     """The attributes of a field on the space ``element`` of the mesh."""
-    location = "node" if element == "P1" else DOF_DIMENSION[element]
+    location = DOF_DIMS[element]
     attrs = {"mesh": "mesh", "location": location, "element": element}
     if element != "P1":
         attrs["coordinates"] = f"{element.lower()}_dof_x {element.lower()}_dof_y"

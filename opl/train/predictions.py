@@ -26,7 +26,7 @@ from opl.data.dataset_file import DatasetFile, FieldInfo
 from opl.data.grid_datamodule import GridDataModule
 from opl.data.mesh_fields import MeshFieldDataModule
 from opl.errors import ConfigError
-from opl.format import SPATIAL_DIMS
+from opl.format import DOF_DIMS, SPATIAL_DIMS
 
 
 class PredictionFile(L.Callback):
@@ -121,9 +121,8 @@ def _mesh_fields(
     (N, C_out, n_dofs of ``space``) as fields on the dofs of ``space``."""
     fields = {info.name: _field(info, ds.read(info.name, indices), info.dims[1:], "")
               for info in (*inputs, *outputs)}  # fmt: skip
-    dof_dim = next(dim for dim, element in MESH_DIMS.items() if element == space)
     for info, block in zip(outputs, _channel_blocks(outputs, pred), strict=True):
-        dims = (*(d for d in info.dims[1:] if d not in MESH_DIMS), dof_dim)
+        dims = (*(d for d in info.dims[1:] if d not in MESH_DIMS), DOF_DIMS[space])
         shape = (len(block), *_non_spatial(info), block.shape[-1])
         fields[info.name + "_prediction"] = _field(info, block.reshape(shape), dims, "_prediction")
     return fields
