@@ -96,8 +96,8 @@ def train(
     data_config = f"configs/data/{problem}_residual.yaml"
     train_config = f"configs/train/{problem}_residual_mgno.yaml"
     settings = json.dumps([load_yaml(data_config), load_yaml(train_config)], sort_keys=True)
-    configs = hashlib.sha256(settings.encode())  # of the settings: comments do not count
-    name = f"{problem}_{tag}_{samples}_levels{levels}_epochs{epochs}_{configs.hexdigest()[:8]}"
+    configs = hashlib.sha256(settings.encode()).hexdigest()[:8]  # settings: comments don't count
+    name = f"{problem}_{tag}_{samples}_levels{levels}_epochs{epochs}_{configs}"
     folder = Path(state) / name
     bundle, record = folder / "model.opl", folder / "training.json"
     if bundle.exists() and record.exists():
@@ -107,7 +107,7 @@ def train(
     start = time.perf_counter()
     data = load_run_config(data_config, n_samples=samples)
     generator = configured(data.generator, init)
-    path = f"data/bench_{problem}_residual_{tag}_{samples}_{configs.hexdigest()[:8]}.h5"
+    path = f"data/bench_{problem}_residual_{tag}_{samples}_{configs}.h5"
     generate(dataclasses.replace(data, generator=generator), path, progress=False)
     config = load_yaml(train_config)
     config["trainer"].pop("callbacks", None)
