@@ -34,7 +34,8 @@ class PredictionFile(L.Callback):
 
     def __init__(self, path: str) -> None:
         self.path = os.fspath(path)
-        self.batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.predictions: list[np.ndarray] = []
+        self.grid_batches: list[tuple[np.ndarray, np.ndarray]] = []  # (x, y): grid data only
 
     def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         data = trainer.datamodule
@@ -50,25 +51,29 @@ class PredictionFile(L.Callback):
             )
         if os.path.exists(self.path):
             raise ConfigError(f"--predictions: {self.path} exists; remove it or choose another")
-        self.batches = []
+        self.predictions, self.grid_batches = [], []
 
     def on_predict_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        if dataloader_idx == 0:
+        if dataloader_idx != 0:
+            return
+        self.predictions.append(outputs.cpu().numpy())
+        if isinstance(trainer.datamodule, GridDataModule):  # mesh files are re-read as stored
             x, y = batch
-            self.batches.append((x.cpu().numpy(), y.cpu().numpy(), outputs.cpu().numpy()))
+            self.grid_batches.append((x.cpu().numpy(), y.cpu().numpy()))
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         data = trainer.datamodule
         split = data.stage_splits("predict")[0]
-        x, y, pred = (np.concatenate(parts) for parts in zip(*self.batches, strict=True))
+        pred = np.concatenate(self.predictions)
         source = data.hparams.path
         indices = np.arange(data.ranges[split].start, data.ranges[split].stop)
         with DatasetFile(source) as ds:
             inputs = ds.select_fields(data.hparams.inputs, "input")
             outputs = ds.select_fields(data.hparams.outputs, "output")
             if isinstance(data, GridDataModule):
+                x, y = (np.concatenate(parts) for parts in zip(*self.grid_batches, strict=True))
                 fields, coords = _grid_fields(ds, inputs, outputs, x, y, pred,
                                               data.eval_strides[0])  # fmt: skip
                 options = {"grid": {axis.name: axis.convention for axis in ds.grid()}}
