@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores; code: git {code_version()}",
         f"- Date: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}",
         f"- Command: `{shlex.join(['python', *sys.argv])}`",
-        f"- Wall time: {time.perf_counter() - start:.0f} s (training included)",
+        f"- Wall time: {time.perf_counter() - start:.0f} s (trainings in this run included, "
+        "operators reused from an earlier run not)",
         "",
     ]
     publish(header + report, args.markdown)

@@ -394,7 +394,8 @@ def main(argv: list[str] | None = None) -> None:
         f"pyamg {pyamg.__version__}; code: git {code_version()}",
         f"- Date: {now}",
         f"- Command: `{command}`",
-        f"- Wall time: {time.perf_counter() - start:.0f} s (training included)",
+        f"- Wall time: {time.perf_counter() - start:.0f} s (trainings in this run included, "
+        "operators reused from an earlier run not)",
         "",
     ]
     publish(header + report, args.markdown)
