@@ -25,7 +25,7 @@ import time
 
 import torch
 from machine import code_version, cpu_model, publish  # benchmarks/machine.py
-from solvers import darcy_rows, helmholtz_rows, table, train, trained
+from solvers import darcy_rows, helmholtz_rows, table, train, trained, wall_time_line
 
 from opl.export import load
 
@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores; code: git {code_version()}",
         f"- Date: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}",
         f"- Command: `{shlex.join(['python', *sys.argv])}`",
-        f"- Wall time: {time.perf_counter() - start:.0f} s (trainings in this run included, "
-        "operators reused from an earlier run not)",
+        wall_time_line(start),
         "",
     ]
     publish(header + report, args.markdown)

@@ -164,6 +164,14 @@ def trained(record: dict) -> str:
     )
 
 
+def wall_time_line(start: float) -> str:
+    """The report line with the wall time since ``start`` (a ``time.perf_counter()`` reading)."""
+    return (
+        f"- Wall time: {time.perf_counter() - start:.0f} s (trainings in this run included, "
+        "operators reused from an earlier run not)"
+    )
+
+
 @dataclasses.dataclass
 class Row:
     method: str
@@ -394,8 +402,7 @@ def main(argv: list[str] | None = None) -> None:
         f"pyamg {pyamg.__version__}; code: git {code_version()}",
         f"- Date: {now}",
         f"- Command: `{command}`",
-        f"- Wall time: {time.perf_counter() - start:.0f} s (trainings in this run included, "
-        "operators reused from an earlier run not)",
+        wall_time_line(start),
         "",
     ]
     publish(header + report, args.markdown)
