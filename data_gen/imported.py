@@ -19,11 +19,7 @@ import numpy as np
 from data_gen.generator import Coordinate, FieldSpec, Layout
 from data_gen.writer import DatasetWriter
 from opl.errors import DatasetFileError, OplInputError
-from opl.format import DOF_DIMS, GRID_CONVENTIONS, ROLES, convention_of, unit_grid
-
-SPATIAL = ("x", "y", "z")
-MESH_DIMS = {dim: element for element, dim in DOF_DIMS.items()}
-"""Dimensions of fields on a mesh, and the Lagrange space each one is the dofs of."""
+from opl.format import GRID_CONVENTIONS, MESH_DIMS, ROLES, SPATIAL_DIMS, convention_of, unit_grid
 
 
 @dataclass(frozen=True)
@@ -131,8 +127,8 @@ def _checked(name: str, field: Field) -> np.ndarray:
         )
     if len(set(field.dims)) != len(field.dims) or "sample" in field.dims:
         raise OplInputError(f"{where}.dims: {field.dims}; expected distinct names, not 'sample'")
-    spatial = [d for d in field.dims if d in SPATIAL]
-    if spatial != [d for d in SPATIAL if d in spatial] or (
+    spatial = [d for d in field.dims if d in SPATIAL_DIMS]
+    if spatial != [d for d in SPATIAL_DIMS if d in spatial] or (
         spatial and list(field.dims[-len(spatial) :]) != spatial
     ):
         raise OplInputError(
@@ -164,7 +160,7 @@ def _coordinates(
     out = []
     for dim, size in sizes.items():
         values = coords.pop(dim, None)
-        if dim in SPATIAL:
+        if dim in SPATIAL_DIMS:
             convention = grid.get(dim) if isinstance(grid, Mapping) else grid
             if values is None:
                 if convention is None:

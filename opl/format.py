@@ -21,6 +21,9 @@ ROLES: tuple[str, ...] = ("input", "output", "parameter", "reference", "predicti
 """What a field is to a model: ``prediction`` marks a model's output written by ``opl predict``."""
 DOF_DIMS: dict[str, str] = {"P1": "node", "P2": "p2_dof"}
 """The dimension that holds the dofs of a field on a mesh, by its Lagrange space."""
+MESH_DIMS: dict[str, str] = {dim: element for element, dim in DOF_DIMS.items()}
+"""The inverse of ``DOF_DIMS``: the dimensions of fields on a mesh, and the Lagrange space each
+one holds the dofs of."""
 GridConvention = Literal["nodes", "cells", "periodic"]
 GRID_CONVENTIONS: tuple[str, ...] = ("nodes", "cells", "periodic")
 """Where the points of a grid axis of [lo, hi] lie: ``nodes`` lo + i h with both ends (h = (hi -

@@ -120,7 +120,7 @@ class DatasetFile:
                 "(an interrupted run? rerun `opl generate` with the same config to finish it)"
             )
         region = tuple(
-            slice(None, None, stride) if d in ("x", "y", "z") else slice(None)
+            slice(None, None, stride) if d in SPATIAL_DIMS else slice(None)
             for d in self.fields[name].dims[1:]
         )
         return self._file[name][(indices, *region)]

@@ -33,10 +33,10 @@ import numpy as np
 
 from data_gen.imported import Field, write_dataset
 from opl.errors import DatasetFileError, OplInputError
+from opl.format import SPATIAL_DIMS
 
 FORMATS = ("npz", "pt", "netcdf", "pdebench", "well")
 EXTENSIONS = {".npz": "npz", ".pt": "pt", ".pth": "pt", ".nc": "netcdf", ".nc4": "netcdf"}
-SPATIAL = ("x", "y", "z")
 
 
 @dataclass
@@ -145,7 +145,7 @@ def _read_arrays(path: str, fmt: str, options: ImportOptions) -> Source:
     coords = {
         k: np.asarray(v, dtype=np.float64)
         for k, v in arrays.items()
-        if k in (*SPATIAL, "t") and np.ndim(v) == 1
+        if k in (*SPATIAL_DIMS, "t") and np.ndim(v) == 1
     }
     roles = _roles([k for k in arrays if k not in coords], options, path)
     fields = {}
@@ -166,7 +166,7 @@ def _default_dims(count: int, where: str) -> tuple[str, ...]:
         raise OplInputError(
             f"{where}: {count} axes after the sample axis; name them with --dims (e.g. t x y)"
         )
-    return SPATIAL[:count]
+    return SPATIAL_DIMS[:count]
 
 
 def _read_netcdf(path: str, fmt: str, options: ImportOptions) -> Source:
@@ -205,7 +205,7 @@ def _read_pdebench_groups(path: str, f) -> Source:
     """One group per sample: ``data`` (T, *spatial, C), ``grid/{x,y,z}`` and ``grid/t``."""
     names = _sample_groups(f)
     first = f[names[0]]
-    spatial = tuple(axis for axis in SPATIAL if f"grid/{axis}" in first)
+    spatial = tuple(axis for axis in SPATIAL_DIMS if f"grid/{axis}" in first)
     shape = first["data"].shape
     if len(shape) != 2 + len(spatial) or shape[0] < 2:
         raise DatasetFileError(
@@ -245,7 +245,7 @@ def _read_pdebench(path: str, fmt: str, options: ImportOptions) -> Source:
             )
         tensor = f["tensor"][()]
         coords = {
-            axis: f[f"{axis}-coordinate"][()] for axis in SPATIAL if f"{axis}-coordinate" in f
+            axis: f[f"{axis}-coordinate"][()] for axis in SPATIAL_DIMS if f"{axis}-coordinate" in f
         }
         spatial = tuple(coords)
         if tensor.ndim != 2 + len(spatial):
@@ -276,7 +276,7 @@ def _read_well(path: str, fmt: str, options: ImportOptions) -> Source:
     with h5py.File(path, "r") as f:
         names = [str(n) for n in np.atleast_1d(f["dimensions"].attrs.get("spatial_dims", []))]
         spatial = tuple(n.decode() if isinstance(n, bytes) else n for n in names)
-        if not spatial or any(axis not in SPATIAL for axis in spatial):
+        if not spatial or any(axis not in SPATIAL_DIMS for axis in spatial):
             raise DatasetFileError(
                 f"{path}: dimensions.spatial_dims {spatial}; expected some of x, y, z"
             )

@@ -21,12 +21,12 @@ import lightning as L
 import numpy as np
 
 from data_gen.fem.mesh import load_mesh
-from data_gen.imported import MESH_DIMS, Field, write_dataset
+from data_gen.imported import Field, write_dataset
 from opl.data.dataset_file import DatasetFile, FieldInfo
 from opl.data.grid_datamodule import GridDataModule
 from opl.data.mesh_fields import MeshFieldDataModule
 from opl.errors import ConfigError
-from opl.format import DOF_DIMS, SPATIAL_DIMS
+from opl.format import DOF_DIMS, MESH_DIMS, SPATIAL_DIMS
 
 
 class PredictionFile(L.Callback):
