@@ -58,7 +58,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from machine import code_version, cpu_model, log  # benchmarks/machine.py
+from machine import code_version, cpu_model, log, publish  # benchmarks/machine.py
 
 from opl.models import MgNO
 from opl.ops import kernels, mg_smooth
@@ -515,11 +515,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = ["# GPU kernels", "", *header(peak)]
     for section in SECTIONS:
         lines += section(args, peak)
-    report = "\n".join(lines)
-    print(report)
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(report + "\n")
+    publish(lines, args.markdown)
 
 
 if __name__ == "__main__":

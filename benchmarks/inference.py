@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from machine import cpu_model  # benchmarks/machine.py
+from machine import cpu_model, log, publish  # benchmarks/machine.py
 
 from data_gen.generator import sample_rng
 from data_gen.grid.darcy import Darcy
@@ -128,13 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         for resolution, batch in cases:
-            print(f"[{time.strftime('%H:%M:%S')}] {resolution}² batch {batch}", file=sys.stderr)
+            log(f"{resolution}² batch {batch}")
             lines.append("| " + " | ".join(row(op, resolution, batch, repeats, tmp)) + " |")
-    report = "\n".join(lines)
-    print(report)
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(report + "\n")
+    publish(lines, args.markdown)
 
 
 if __name__ == "__main__":
