@@ -72,7 +72,7 @@ from data_gen.grid.helmholtz import Helmholtz
 from data_gen.run import generate, load_run_config
 from opl import solvers
 from opl.export import load, write_bundle
-from opl.train.cli import OplCLI
+from opl.train.cli import instantiate
 
 SEED = 12345
 """Seed of the test systems (the training data use the configs' seed 0)."""
@@ -122,22 +122,14 @@ def train(
     clock, checkpoints = WallClock(start), folder / "checkpoints"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        cli = OplCLI(
-            L.LightningModule,
-            None,
-            subclass_mode_model=True,
-            auto_configure_optimizers=False,
-            run=False,
-            args=config,
-        )
+        module, datamodule = instantiate(config)
         callbacks = [clock, EpochRecorder(f"{problem} {tag}"), keep_last(checkpoints)]
         trainer = L.Trainer(**config["trainer"], callbacks=callbacks)
-        trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=last_checkpoint(checkpoints))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=last_checkpoint(checkpoints))
         seconds = clock.seconds_so_far()
-        (metrics,) = trainer.validate(cli.model, datamodule=cli.datamodule, verbose=False)
+        (metrics,) = trainer.validate(module, datamodule=datamodule, verbose=False)
     val = metrics["val/rel_l2"]
     log(f"{problem} {tag}: trained {epochs} epochs in {seconds:.0f} s, validation L2 {val:.3g}")
-    module = cli.model
     write_bundle(bundle, module.model, module.in_normalizer, module.out_normalizer, {}, {})
     done = {"seconds": seconds, "val_rel_l2": val, "threads": torch.get_num_threads()}
     record.write_text(json.dumps(done))

@@ -9,7 +9,7 @@ What is measured, and how:
   three holes, level 0 refined once, 1,269 P1 dofs per component, P2 data, clamped on the left),
   generated to the configs' ``output`` paths unless complete there already.
 * **Models**: the train configs ``configs/train/fem_{darcy,elasticity}_{spon,mgspon}.yaml``, read
-  by opl's own LightningCLI (``opl.train.cli.OplCLI``, ``run=False``), so the models, optimiser,
+  by opl's own LightningCLI (``opl.train.cli.instantiate``), so the models, optimiser,
   schedule, seed and data splits are exactly what ``opl fit --config ...`` trains: SPON (width
   32, 8 message-passing layers on the P1 dof graph of the data's mesh, P2 input L2-projected
   onto P1, exact Dirichlet values) and multigrid SPON (width 32, 1 layer before each restriction
@@ -61,7 +61,7 @@ from machine import code_version, cpu_model, log, publish  # benchmarks/machine.
 from data_gen.config import load_yaml
 from data_gen.run import generate, load_run_config
 from data_gen.writer import software_versions
-from opl.train.cli import OplCLI
+from opl.train.cli import instantiate
 from opl.train.operator_module import OperatorModule
 
 DATASETS = {
@@ -177,23 +177,14 @@ def run_one(dataset: str, model: str, args) -> Result:
     config = train_config(prefix, suffix, class_path, args)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # our argv
-        cli = OplCLI(
-            L.LightningModule,
-            None,
-            subclass_mode_model=True,
-            auto_configure_optimizers=False,
-            run=False,
-            args=config,
-        )
+        module, dm = instantiate(config)
         timer = EpochTimer(f"{dataset} / {model}")
         trainer = L.Trainer(**{**config["trainer"], "callbacks": [timer]}, num_sanity_val_steps=0)
-        parameters = sum(p.numel() for p in cli.model.parameters() if p.requires_grad)
+        parameters = sum(p.numel() for p in module.parameters() if p.requires_grad)
         epochs = config["trainer"]["max_epochs"]
         log(f"{dataset} / {model}: {parameters:,} parameters; training {epochs} epochs")
-        trainer.fit(cli.model, datamodule=cli.datamodule)
-        metrics = trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
-    dm = cli.datamodule
+        trainer.fit(module, datamodule=dm)
+        metrics = trainer.test(module, datamodule=dm, verbose=False)[0]
     splits = config["data"]["init_args"]
     y_test = dm.tensors("test", dm.hparams.space)[1]
     return Result(
@@ -208,7 +199,7 @@ def run_one(dataset: str, model: str, args) -> Result:
         test_rel_l2=metrics["test/rel_l2"],
         boundary_error=metrics["test/boundary_error"],
         max_abs_u=float(y_test.abs().max()),
-        sample=fe_sample(cli.model, dm) if prefix == "fem_darcy" else {},
+        sample=fe_sample(module, dm) if prefix == "fem_darcy" else {},
     )
 
 

@@ -12,6 +12,8 @@ import os
 import sys
 import warnings
 import zipfile
+from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -108,3 +110,25 @@ def run_lightning(argv: list[str]) -> None:
             )
     finally:
         sys.argv = program
+
+
+def instantiate(
+    config: Mapping[str, Any],
+) -> tuple[L.LightningModule, L.LightningDataModule | None]:
+    """The LightningModule and the DataModule (``None`` if the config has no ``data``) that a fit
+    config names, built as ``opl fit --config`` builds them but not run: for scripts that drive
+    their own ``lightning.Trainer``. ``config`` is the YAML as a dict (``model``, ``data``,
+    ``trainer``, ...); its ``trainer`` section is checked, not used. Errors raise
+    ``jsonargparse.ArgumentError``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+        cli = OplCLI(
+            L.LightningModule,
+            None,
+            subclass_mode_model=True,
+            auto_configure_optimizers=False,
+            run=False,
+            args=dict(config),
+            parser_kwargs={"exit_on_error": False},
+        )
+    return cli.model, cli.datamodule

@@ -172,6 +172,21 @@ def test_opl_fit_runs_from_a_config_and_errors_are_clear(darcy_file, tmp_path, c
     assert "Option 'chanels' is not accepted" in capsys.readouterr().err
 
 
+def test_instantiate_builds_what_opl_fit_trains_and_refuses_bad_keys(darcy_file, tmp_path):
+    from jsonargparse import ArgumentError
+
+    from opl.train.cli import instantiate
+
+    config = yaml.safe_load(open(write_training_config(tmp_path, darcy_file, channels=6)))
+    module, data = instantiate(config)
+    assert isinstance(module, OperatorModule) and isinstance(data, GridDataModule)
+    assert isinstance(module.model, MgNO) and module.model.init_args["channels"] == 6
+    assert (data.hparams.train, data.hparams.val) == ([0, 16], [16, 20])
+    config["model"]["init_args"]["model"]["init_args"]["chanels"] = 8
+    with pytest.raises(ArgumentError, match="'chanels' is not accepted"):
+        instantiate(config)
+
+
 def test_checkpoints_live_under_the_root_dir_and_a_finished_run_extends(darcy_file, tmp_path):
     """A ModelCheckpoint without dirpath writes to <default_root_dir>/checkpoints; a finished
     per-epoch OneCycle run resumed with more epochs goes on at its final learning rate."""
