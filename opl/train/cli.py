@@ -87,6 +87,20 @@ class OplCLI(LightningCLI):
             print(f"wrote {bundle_from_checkpoint(best, output)} (from {best})")
 
 
+def _opl_cli(**options: Any) -> OplCLI:
+    """OplCLI as every opl entry point builds it: any LightningModule subclass, any DataModule
+    (and none for modules with their own loaders), the optimizers the module configures, and
+    parse errors raised (opl's CLI reports them in one line) instead of exiting."""
+    return OplCLI(
+        L.LightningModule,
+        None,
+        subclass_mode_model=True,
+        auto_configure_optimizers=False,
+        parser_kwargs={"exit_on_error": False},
+        **options,
+    )
+
+
 def run_lightning(argv: list[str]) -> None:
     """Run one LightningCLI subcommand with ``argv`` (e.g. ``["fit", "--config", "x.yaml"]``).
 
@@ -100,14 +114,7 @@ def run_lightning(argv: list[str]) -> None:
             # a per-epoch OneCycle is deliberate (MgNO's schedule), not the mistake Lightning
             # suspects
             warnings.filterwarnings("ignore", message="A `OneCycleLR` scheduler is using")
-            OplCLI(
-                L.LightningModule,
-                None,  # any DataModule, and none for modules with their own loaders
-                subclass_mode_model=True,
-                auto_configure_optimizers=False,
-                save_config_kwargs={"overwrite": True},
-                parser_kwargs={"exit_on_error": False},  # opl's CLI reports in one line
-            )
+            _opl_cli(save_config_kwargs={"overwrite": True})
     finally:
         sys.argv = program
 
@@ -122,13 +129,5 @@ def instantiate(
     ``jsonargparse.ArgumentError``."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-        cli = OplCLI(
-            L.LightningModule,
-            None,
-            subclass_mode_model=True,
-            auto_configure_optimizers=False,
-            run=False,
-            args=dict(config),
-            parser_kwargs={"exit_on_error": False},
-        )
+        cli = _opl_cli(run=False, args=dict(config))
     return cli.model, cli.datamodule
