@@ -237,6 +237,14 @@ class PaddedFNO(FieldOperator):
         padded = F.pad(x, (0, self.padding(ny), 0, self.padding(nx)))
         return self.fno(padded)[..., :nx, :ny]
 
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The tensors only: neuralop's FNO adds its constructor arguments (``F.gelu`` among
+        them) under the key ``_metadata``, which a weights-only ``torch.load`` (Lightning's
+        resume) refuses and a strict ``load_state_dict`` calls unexpected."""
+        state = super().state_dict(*args, **kwargs)
+        state.pop("_metadata", None)
+        return state
+
 
 def count_parameters(model: nn.Module) -> int:
     """Real numbers among the parameters: a complex entry counts twice."""
