@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
@@ -107,7 +108,14 @@ def run_lightning(argv: list[str]) -> None:
     ``sys.argv`` is set to this command line for the duration (LightningCLI reads it, and
     Lightning's multi-process strategies, ``ddp``, start the other ranks by running it again).
     Parse errors raise ``jsonargparse.ArgumentError`` instead of exiting.
+
+    Subnormal floats (|x| < 1.2e-38 in float32) are flushed to zero in this process from here on
+    (``torch.set_flush_denormal``), as TensorFlow and XLA do on the CPU by default: weights that
+    get no gradient from the data are pulled toward zero by an L2 weight decay under Adam and
+    become subnormal, which x86 CPUs compute with slowly (PatchTNO's training steps took twice
+    as long in ``benchmarks/accuracy.py``'s 85² run).
     """
+    torch.set_flush_denormal(True)
     program, sys.argv = sys.argv, [sys.argv[0], *argv]
     try:
         with warnings.catch_warnings():

@@ -172,6 +172,18 @@ def test_opl_fit_runs_from_a_config_and_errors_are_clear(darcy_file, tmp_path, c
     assert "Option 'chanels' is not accepted" in capsys.readouterr().err
 
 
+def test_lightning_commands_flush_subnormal_floats(darcy_file, tmp_path, capsys):
+    torch.set_flush_denormal(False)
+    subnormal = torch.tensor([1e-39])  # below float32's smallest normal, 1.2e-38
+    assert (subnormal * 1.0).item() != 0
+    try:
+        with pytest.raises(SystemExit):  # --print_config: parse, print, stop before training
+            main(["fit", "--config", write_training_config(tmp_path, darcy_file), "--print_config"])
+        assert (subnormal * 1.0).item() == 0
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def test_instantiate_builds_what_opl_fit_trains_and_refuses_bad_keys(darcy_file, tmp_path):
     from jsonargparse import ArgumentError
 
