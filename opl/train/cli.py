@@ -134,7 +134,9 @@ def instantiate(
     config names, built as ``opl fit --config`` builds them but not run: for scripts that drive
     their own ``lightning.Trainer``. ``config`` is the YAML as a dict (``model``, ``data``,
     ``trainer``, ...); its ``trainer`` section is checked, not used. Errors raise
-    ``jsonargparse.ArgumentError``."""
+    ``jsonargparse.ArgumentError``. Unlike ``opl fit`` (``run_lightning``) it leaves the
+    process's float mode alone: a script training on the CPU calls
+    ``torch.set_flush_denormal(True)`` itself for the same speed."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
         cli = _opl_cli(run=False, args=dict(config))
