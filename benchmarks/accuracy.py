@@ -52,7 +52,8 @@ What is measured, and how:
   each model took; ``--fresh`` discards the state first.
 * **Reported per model**: parameters (real numbers: a complex weight counts twice; the FNO's
   spectral weights are complex); epochs; seconds per epoch of training only (wall clock from the
-  start of an epoch to its end, minus the validation run inside it; mean over epochs); memory:
+  start of an epoch to its end, minus the validation run inside it; median over epochs, so
+  an epoch during which the run was paused or shared the CPU does not move it); memory:
   each model trains in a fresh process (multiprocessing, spawn), which reports its peak resident
   set after its imports, after loading the data, and at the end of training, so the table shows
   what training itself adds. The peak is ``VmHWM`` of ``/proc/self/status``: on Linux
