@@ -69,8 +69,9 @@ What is measured, and how:
 
 The Markdown report (machine, software, date, command, wall time, table, the papers' reference
 numbers) goes to stdout and optionally to ``--markdown FILE``; progress lines go to stderr. The
-figure (``--plot``) shows the validation curves and test sample 0: a, u, each model's prediction
-and error. ``--quick`` (48 samples at 211², 2 epochs) is a smoke run of a few minutes.
+figure (``--plot``) shows the validation curves, the test error on every test grid, and test
+sample 0: a, u, each model's prediction and error. ``--quick`` (48 samples at 211², 2 epochs)
+is a smoke run of a few minutes.
 """
 
 from __future__ import annotations
@@ -510,7 +511,8 @@ def skipped_reason() -> str:
 
 
 def plot(results: list[Result], path: str) -> None:
-    """Validation L2 per epoch (log scale) and test sample 0 with each model's prediction."""
+    """Validation L2 per epoch (log scale), test L2 per test grid (with three models or more)
+    and test sample 0 with each model's prediction."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -529,6 +531,8 @@ def plot(results: list[Result], path: str) -> None:
     )
     curves.grid(True, which="both", alpha=0.3)
     curves.legend()
+    if columns >= 6:
+        resolution_panel(fig.add_subplot(grid[0, 4:6]), results)
     sample = results[0].sample
     panels = [(grid[0, 2], sample["a"], "input a", False), (grid[0, 3], sample["u"], "u", False)]
     for i, result in enumerate(results):
@@ -549,6 +553,22 @@ def plot(results: list[Result], path: str) -> None:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     log(f"figure: {path}")
+
+
+def resolution_panel(ax: Any, results: list[Result]) -> None:
+    """Test relative L2 against points per axis, one line per model, the training grid dashed;
+    grids a model refused are left out of its line."""
+    trained_at = int(next(iter(results[0].test)).split("x")[0])
+    for result in results:
+        points = np.array(sorted((int(g.split("x")[0]), l2) for g, (l2, _) in result.test.items()))
+        ax.loglog(points[:, 0], points[:, 1], "o-", label=result.name)
+    sizes = sorted({int(g.split("x")[0]) for r in results for g in r.test})
+    ax.axvline(trained_at, color="grey", linestyle="--", label="training grid")
+    ax.set_xticks(sizes, [f"{n}²" for n in sizes])
+    ax.minorticks_off()
+    ax.set(xlabel="test grid", ylabel="test relative L2", title="Zero-shot on other grids")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
 
 
 def versions() -> str:
