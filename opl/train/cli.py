@@ -8,6 +8,7 @@ After ``fit`` the trained operator is also written as a bundle (``opl.export``).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -22,6 +23,24 @@ from lightning.pytorch.cli import LightningCLI
 
 from opl.errors import ConfigError
 from opl.train.operator_module import OperatorModule
+
+IGNORED_WARNINGS = (
+    # a per-epoch OneCycle is deliberate (MgNO's schedule), not the mistake Lightning suspects
+    "A `OneCycleLR` scheduler is using",
+    # Lightning's default logger is CSV when TensorBoard is not installed, as opl documents
+    "Starting from v1.9.0, `tensorboardX` has been removed",
+    # Lightning 2.6 calls a torch pytree API that torch 2.13 deprecates: nothing a user can change
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+)
+"""Lightning warnings that ``opl fit | validate | test | predict`` do not show (regexes matched
+at the start of the message)."""
+
+
+class _NoLitLoggerTip(logging.Filter):
+    """Drops Lightning's "💡 Tip: ... try installing litlogger" line, printed at every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
 
 
 class OplCLI(LightningCLI):
@@ -107,7 +126,8 @@ def run_lightning(argv: list[str]) -> None:
 
     ``sys.argv`` is set to this command line for the duration (LightningCLI reads it, and
     Lightning's multi-process strategies, ``ddp``, start the other ranks by running it again).
-    Parse errors raise ``jsonargparse.ArgumentError`` instead of exiting.
+    Parse errors raise ``jsonargparse.ArgumentError`` instead of exiting. Lightning's notices
+    that ask nothing of an opl user (``IGNORED_WARNINGS``, the litlogger tip) are not shown.
 
     Subnormal floats (|x| < 1.2e-38 in float32) are flushed to zero in this process from here on
     (``torch.set_flush_denormal``), as TensorFlow and XLA do on the CPU by default: weights that
@@ -117,13 +137,16 @@ def run_lightning(argv: list[str]) -> None:
     """
     torch.set_flush_denormal(True)
     program, sys.argv = sys.argv, [sys.argv[0], *argv]
+    rank_zero_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    no_tip = _NoLitLoggerTip()
+    rank_zero_log.addFilter(no_tip)
     try:
         with warnings.catch_warnings():
-            # a per-epoch OneCycle is deliberate (MgNO's schedule), not the mistake Lightning
-            # suspects
-            warnings.filterwarnings("ignore", message="A `OneCycleLR` scheduler is using")
+            for message in IGNORED_WARNINGS:
+                warnings.filterwarnings("ignore", message=message)
             _opl_cli(save_config_kwargs={"overwrite": True})
     finally:
+        rank_zero_log.removeFilter(no_tip)
         sys.argv = program
 
 

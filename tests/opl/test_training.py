@@ -2,7 +2,9 @@
 resolution, a diverging run stops with a message, bad configs are refused clearly."""
 
 import csv
+import logging
 import math
+import warnings
 
 import lightning as L
 import numpy as np
@@ -182,6 +184,29 @@ def test_lightning_commands_flush_subnormal_floats(darcy_file, tmp_path, capsys)
         assert (subnormal * 1.0).item() == 0
     finally:
         torch.set_flush_denormal(False)
+
+
+def test_opl_fit_shows_lightnings_progress_but_not_its_notices(darcy_file, tmp_path):
+    """Lightning's info lines still come; its TensorBoard notice, litlogger tip and torch-pytree
+    deprecation (nothing a user of opl can act on) do not."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    rank_zero_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    rank_zero_log.addHandler(handler)
+    config = write_training_config(tmp_path, darcy_file, trainer={"logger": True})
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert main(["fit", "--config", config]) == 0
+    finally:
+        rank_zero_log.removeHandler(handler)
+    logged = [record.getMessage() for record in records]
+    assert any(line.startswith("GPU available") for line in logged)
+    assert not any("litlogger" in line for line in logged)
+    shown = [str(warning.message) for warning in caught]
+    assert not any("tensorboardX" in text or "LeafSpec" in text for text in shown), shown
+    assert list((tmp_path / "lightning_logs").glob("version_*/metrics.csv"))
 
 
 def test_instantiate_builds_what_opl_fit_trains_and_refuses_bad_keys(darcy_file, tmp_path):
