@@ -565,7 +565,7 @@ def resolution_panel(ax: Any, results: list[Result]) -> None:
     sizes = sorted({int(g.split("x")[0]) for r in results for g in r.test})
     ax.axvline(trained_at, color="grey", linestyle="--", label="training grid")
     ax.set_xticks(sizes, [f"{n}²" for n in sizes])
-    ax.minorticks_off()
+    ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
     ax.set(xlabel="test grid", ylabel="test relative L2", title="Zero-shot on other grids")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
