@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -240,8 +241,13 @@ class SparseMatrix(torch.nn.Module):
         key = (x.device, x.dtype)
         if key not in self._csr:
             index = torch.stack([self.rows, self.cols]).to(x.device)
-            coo = torch.sparse_coo_tensor(index, values.to(x.device), self.shape)
-            self._csr[key] = coo.coalesce().to_sparse_csr()
+            coo = torch.sparse_coo_tensor(
+                index, values.to(x.device), self.shape, check_invariants=True
+            )
+            with warnings.catch_warnings():
+                # torch's notice that CSR is "in beta" asks nothing of a user
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                self._csr[key] = coo.coalesce().to_sparse_csr()
         return self._csr[key] @ x
 
 

@@ -180,7 +180,7 @@ class PhysicsModule(L.LightningModule):
         loss = sum(self.loss_weights[name] * term for name, term in terms.items())
         self.evaluations += 1
         if not torch.isfinite(loss):
-            values = {name: float(term) for name, term in terms.items()}
+            values = {name: term.item() for name, term in terms.items()}
             raise TrainingDiverged(
                 f"non-finite physics-informed loss at step {self.global_step}: terms {values}; "
                 "lower the learning rate or check the problem's scales"
