@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from data_gen.generator import Coordinate, FieldSpec, Layout
 from data_gen.writer import DatasetWriter
 from opl.errors import DatasetFileError, OplInputError
 from opl.format import GRID_CONVENTIONS, MESH_DIMS, ROLES, SPATIAL_DIMS, convention_of, unit_grid
+
+if TYPE_CHECKING:
+    import skfem
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ def write_dataset(
     fields: Mapping[str, Field],
     coords: Mapping[str, np.ndarray] | None = None,
     grid: str | Mapping[str, str] | None = None,
-    mesh=None,
+    mesh: skfem.MeshTri | None = None,
     pde: str = "unknown",
     attrs: Mapping[str, str | float | int] | None = None,
     source: str = "",

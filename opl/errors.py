@@ -5,6 +5,8 @@ neither torch nor h5py. The command line (``opl.cli``) prints an ``OplInputError
 and exits with status 2.
 """
 
+from types import ModuleType
+
 
 class OplInputError(ValueError):
     """Bad input from a user (a config, a file, an argument); the message is shown as is."""
@@ -31,7 +33,7 @@ class MissingExtra(OplInputError):
     """An optional dependency a command needs is not installed; the message names the extra."""
 
 
-def require_extra(module: str, extra: str, purpose: str):
+def require_extra(module: str, extra: str, purpose: str) -> ModuleType:
     """``import module``, or ``MissingExtra`` naming ``pip install 'opl[extra]'``."""
     import importlib
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from opl.data.dataset_file import DatasetFile
 from opl.data.grid_dataset import GridFieldDataset
@@ -87,7 +87,7 @@ class GridDataModule(SplitDataModule):
     def _training_dataset(self) -> Dataset:
         return self.datasets["train"][self.hparams.subsample]
 
-    def _loader(self, split: str, shuffle: bool):
+    def _loader(self, split: str, shuffle: bool) -> DataLoader | list[DataLoader]:
         """The training split at ``subsample``; the others, one loader per evaluation stride."""
         if split == "train":
             return self.dataset_loader(self._training_dataset(), shuffle)

@@ -182,7 +182,7 @@ class SplitDataModule(L.LightningDataModule):
             if len(dataset)
         }
 
-    def tensors(self, split: str, key) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(self, split: str, key: int | str) -> tuple[torch.Tensor, torch.Tensor]:
         """All inputs and outputs of ``split`` at ``key`` (a stride or a space) as two tensors
         (read from the file when the split streams)."""
         self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
@@ -202,23 +202,23 @@ class SplitDataModule(L.LightningDataModule):
     def _training_dataset(self) -> Dataset:
         raise NotImplementedError
 
-    def _loader(self, split: str, shuffle: bool):
+    def _loader(self, split: str, shuffle: bool) -> DataLoader | list[DataLoader]:
         raise NotImplementedError
 
-    def train_dataloader(self):
+    def train_dataloader(self) -> DataLoader | list[DataLoader]:
         self.setup("fit")  # a no-op under Lightning, which has set the stage up already
         return self._loader("train", shuffle=self.shuffle)
 
-    def val_dataloader(self):
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
         if "val" not in self.ranges:
             return []
         self.setup("validate")
         return self._loader("val", shuffle=False)
 
-    def test_dataloader(self):
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
         self.setup("test")
         return self._loader("test", shuffle=False)
 
-    def predict_dataloader(self):
+    def predict_dataloader(self) -> DataLoader | list[DataLoader]:
         self.setup("predict")
         return self._loader(self.stage_splits("predict")[0], shuffle=False)

@@ -135,7 +135,9 @@ def pad(v: torch.Tensor, padding: str) -> torch.Tensor:
     return F.pad(v, (1, 1, 1, 1), mode=mode)
 
 
-def residual(u: torch.Tensor, f: torch.Tensor, stiffness: torch.Tensor, padding: str):
+def residual(
+    u: torch.Tensor, f: torch.Tensor, stiffness: torch.Tensor, padding: str
+) -> torch.Tensor:
     """``r = f - A ⋆ u``."""
     return f - F.conv2d(pad(u, padding), stiffness)
 

@@ -84,7 +84,9 @@ class Box:
             parts.append(points)
         return torch.cat(parts)
 
-    def grid(self, resolution: int | Sequence[int], dtype: torch.dtype = torch.float64):
+    def grid(
+        self, resolution: int | Sequence[int], dtype: torch.dtype = torch.float64
+    ) -> tuple[torch.Tensor, tuple[int, ...]]:
         """Node grid with ``resolution`` points per axis, both ends included: returns the points
         (Π n_j, d) in C order (last coordinate fastest) and the shape."""
         shape = [resolution] * self.dim if isinstance(resolution, int) else list(resolution)

@@ -35,6 +35,7 @@ sides 8e-6 (max 4e-5); for |x|, |y| ≤ 0.9, 2e-6 (max 2e-6). With 256 cells (7 
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -44,11 +45,13 @@ from opl.physics.fields import Fields
 from opl.physics.grid_reference import GridReference, uniform_axis
 from opl.physics.problem import Problem, dirichlet, pde
 
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
 # (centre x, centre y, amplitude, 1 / (2 width²)) of the three Gaussians of u(., ., 0)
 _BUMPS = ((0.3, 0.2, 0.25, 10.0), (-0.5, -0.1, 0.4, 15.0), (0.0, -0.5, 0.3, 20.0))
 
 
-def pig_initial(x, y):
+def pig_initial(x: ArrayT, y: ArrayT) -> ArrayT:
     """The initial condition of PIG's nonlinear diffusion problem (numpy or torch arrays)."""
     exp = torch.exp if isinstance(x, torch.Tensor) else np.exp
     return sum(a * exp(-s * ((x - cx) ** 2 + (y - cy) ** 2)) for cx, cy, a, s in _BUMPS)

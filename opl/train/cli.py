@@ -19,7 +19,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from opl.errors import ConfigError
 from opl.train.operator_module import OperatorModule
@@ -51,7 +51,7 @@ class OplCLI(LightningCLI):
     strategy every rank takes part in saving the final checkpoint (a collective) and rank 0 alone
     writes the bundle."""
 
-    def add_arguments_to_parser(self, parser) -> None:
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
             "--predictions",
             default=None,

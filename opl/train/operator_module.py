@@ -19,12 +19,16 @@ from typing import Literal
 import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.utilities.types import OptimizerLRScheduler
 
 from opl.data.normalize import ChannelNormalizer
 from opl.errors import ConfigError
 from opl.losses import LOSSES, RelativeH1FiniteDifference, RelativeH1Spectral, RelativeL2
 from opl.models import MODELS
 from opl.models.base import FieldOperator, predict
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+"""Inputs and targets of a batch, (B, C_in, ...) and (B, C_out, ...)."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -154,7 +158,7 @@ class OperatorModule(L.LightningModule):
                 raise ConfigError(f"data: {err}") from None
         self._check_grids(datamodule)
 
-    def _take_statistics(self, datamodule) -> None:
+    def _take_statistics(self, datamodule: L.LightningDataModule) -> None:
         """The data module's normalisation statistics (a checkpoint, if resumed, overrides them;
         a test-only data module has none, and the checkpoint's are used)."""
         for mine, theirs, name in (
@@ -168,7 +172,7 @@ class OperatorModule(L.LightningModule):
                 )
             mine.load_state_dict(theirs.state_dict())
 
-    def _check_grids(self, datamodule) -> None:
+    def _check_grids(self, datamodule: L.LightningDataModule) -> None:
         """Run one zero sample through the model at every grid the data module will use, so a
         grid the model cannot take is refused now, not after an epoch of training."""
         shapes = {tuple(shape[1:]) for shape in getattr(datamodule, "input_shapes", list)()}
@@ -186,7 +190,7 @@ class OperatorModule(L.LightningModule):
                     f"data: the model cannot run on the {grid} grid ({err})"
                 ) from None
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
         loss = self.loss(self(x), y)
         if not torch.isfinite(loss):
@@ -205,16 +209,16 @@ class OperatorModule(L.LightningModule):
         )
         return loss
 
-    def validation_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._evaluate("val", batch, dataloader_idx)
 
-    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._evaluate("test", batch, dataloader_idx)
 
-    def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch[0])
 
-    def _evaluate(self, split: str, batch, dataloader_idx: int) -> None:
+    def _evaluate(self, split: str, batch: Batch, dataloader_idx: int) -> None:
         x, y = batch
         pred = self(x)
         resolutions = getattr(self.trainer.datamodule, "resolutions", None) or [
@@ -244,7 +248,7 @@ class OperatorModule(L.LightningModule):
             "boundary_error": self.model.boundary_error(pred, y),
         }
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> OptimizerLRScheduler:
         optimizer = make_optimizer(self.optimizer_factory, self.parameters())
         if self.scheduler is None:
             return optimizer

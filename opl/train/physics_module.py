@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch.utils.data import DataLoader
 
 from opl.errors import ConfigError
@@ -131,7 +132,8 @@ class PhysicsModule(L.LightningModule):
         if len(dtypes) == 1:
             self.to(dtypes.pop())
 
-    # -- data: none; an epoch is ``steps_per_epoch`` steps, validation one pass over the grid
+    # -- data: none; an epoch is ``steps_per_epoch`` steps (a batch is the step's index),
+    # validation one pass over the grid
     def train_dataloader(self) -> DataLoader:
         return DataLoader(range(self.steps_per_epoch), batch_size=None)
 
@@ -188,7 +190,7 @@ class PhysicsModule(L.LightningModule):
         self._terms = terms
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
         step = self.global_step
         if step % self.resample_every == 0 or not self._collocation:
             self._collocation = self.collocation_points(step)
@@ -225,14 +227,14 @@ class PhysicsModule(L.LightningModule):
             pred = torch.cat([self.model(chunk) for chunk in grid.split(1 << 14)])
         return torch.linalg.vector_norm(pred - exact) / torch.linalg.vector_norm(exact)
 
-    def validation_step(self, batch, batch_idx: int) -> None:
+    def validation_step(self, batch: int, batch_idx: int) -> None:
         if self.problem.has_reference:
             self.log("val/rel_l2", self.relative_l2(), prog_bar=True, batch_size=1)
 
-    def test_step(self, batch, batch_idx: int) -> None:
+    def test_step(self, batch: int, batch_idx: int) -> None:
         self.log("test/rel_l2", self.relative_l2(), batch_size=1)
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> OptimizerLRScheduler:
         optimizers, schedulers = [], []
         if self.optimizer_factory is not None:
             first = make_optimizer(self.optimizer_factory, self.model.parameters())

@@ -19,6 +19,7 @@ import os
 
 import lightning as L
 import numpy as np
+import torch
 
 from data_gen.fem.mesh import load_mesh
 from data_gen.imported import Field, write_dataset
@@ -54,7 +55,13 @@ class PredictionFile(L.Callback):
         self.predictions, self.grid_batches = [], []
 
     def on_predict_batch_end(
-        self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: torch.Tensor,
+        batch: tuple[torch.Tensor, ...],
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
         if dataloader_idx != 0:
             return
