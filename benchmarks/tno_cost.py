@@ -1,5 +1,5 @@
-"""Cost against resolution of the transformer neural operators beside MgNO: seconds per training
-step and peak memory, on one device, side by side in one run.
+"""Cost against resolution of the transformer neural operators beside MgNO and the FNO: seconds
+per training step and peak memory, on one device, side by side in one run.
 
 For each model and square grid n² (``--resolutions``), one training step (forward, relative L2
 loss, backward, Adam step) on a batch of ``--batch`` random inputs (B, 1, n, n), float32; the time
@@ -15,7 +15,12 @@ step to the end. Models:
 * ``PatchTNO``: 8 x 8 patches (ViT-NO, width 32, 4 heads, 4 layers; 650,977 parameters), 64
   tokens at every n, each a function of (n/8)² points: time and memory grow like n²;
 * ``MgNO``: ``opl.models.MgNO()`` (the official Darcy configuration, 572,661 parameters; it
-  refuses grids under 33²).
+  refuses grids under 33²);
+* ``FNO``: neuraloperator's FNO as ``benchmarks/accuracy.py`` trains it (``PaddedFNO``: 24 x 12
+  modes per channel pair, width 32, 4 layers, input padded by about 10 % to an even size;
+  2,372,449 parameters), when neuraloperator is installed (``opl[bench]``).
+
+Parameters count real numbers (a complex weight counts twice), as in ``accuracy.py``.
 
     python benchmarks/tno_cost.py --markdown runs/tno_cost.md
     python benchmarks/tno_cost.py --device cuda --resolutions 64 128 256 512
@@ -34,6 +39,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
+from accuracy import PaddedFNO, count_parameters, neuralop_available  # benchmarks/accuracy.py
 from machine import code_version, cpu_model, peak_rss_mb, publish  # benchmarks/machine.py
 
 from opl.models import TNO, MgNO, PatchTNO
@@ -44,6 +50,7 @@ MODELS = {
         patches=8, width=32, heads=4, layers=4, ffn_width=128, grid="nodes"
     ),
     "MgNO": lambda: MgNO(),
+    **({"FNO": lambda: PaddedFNO(modes=(24, 22))} if neuralop_available() else {}),
 }
 
 
@@ -125,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|" + "---|" * (2 * len(args.resolutions)),
     ]
     for name in MODELS:
-        params = sum(p.numel() for p in MODELS[name]().parameters())
+        params = count_parameters(MODELS[name]())
         cells = [
             "not run" if rows[name, n] is None else f"{rows[name, n][0]:.3f}"
             for n in args.resolutions
