@@ -49,7 +49,8 @@ What is measured, and how:
   ``data/accuracy_state``, next to the data), keyed by the run's settings. Running the same
   command again skips the models already done and continues the others from their last epoch
   (optimizer, schedule and the per-epoch record restored). The report says how many processes
-  each model took; ``--fresh`` discards the state first.
+  each model took and, when they did not all run on this machine, on which machines (seconds
+  per epoch differ between hosts); ``--fresh`` discards the state first.
 * **Reported per model**: parameters (real numbers: a complex weight counts twice; the FNO's
   spectral weights are complex); epochs; seconds per epoch of training only (wall clock from the
   start of an epoch to its end, minus the validation run inside it; median over epochs, so
@@ -101,7 +102,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from machine import code_version, cpu_model, log, peak_rss_mb  # benchmarks/machine.py
+from machine import code_version, log, machine_name, peak_rss_mb
 from resumable import EpochRecorder, WallClock, keep_last, last_checkpoint
 from torch import nn
 from torch.nn import functional as F
@@ -188,6 +189,9 @@ class Result:
     """Wall seconds of the model's processes, summed over resumes."""
     processes: int = 1
     """How many processes the model's training took (1 unless it was interrupted)."""
+    machines: list[str] = field(default_factory=list)
+    """The machines those processes ran on (``WallClock.machines``; empty in results saved
+    before it was recorded)."""
 
     def to_json(self) -> dict:
         fields = dataclasses.asdict(self)
@@ -396,6 +400,7 @@ def train_model(name: str, settings: Settings) -> Result:
         sample=test_sample(module, test_dm),
         total_seconds=clock.seconds_so_far(),
         processes=clock.processes,
+        machines=clock.machines,
     )
 
 
@@ -593,7 +598,7 @@ def header(command: str, results: list[Result], this_run_s: float, data_s: float
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     trained = sum(r.total_seconds for r in results)
     return [
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, no GPU used ({platform.platform()})",
+        f"- Machine: {machine_name()}, no GPU used ({platform.platform()})",
         f"- Software: {versions()}; code: git {code_version()}",
         f"- Date: {now}",
         f"- Command: `{command}`",
@@ -603,7 +608,8 @@ def header(command: str, results: list[Result], this_run_s: float, data_s: float
 
 
 def summary(results: list[Result]) -> list[str]:
-    """One line per model: its process's wall time and its best validation epoch."""
+    """One line per model: its process's wall time and its best validation epoch; and, when the
+    models' processes did not all run on this machine, on which they did."""
     lines = []
     for r in results:
         best = int(np.argmin(r.val_rel_l2)) + 1 if r.val_rel_l2 else 0
@@ -612,6 +618,14 @@ def summary(results: list[Result]) -> list[str]:
             f"- {r.name}: {r.total_seconds:.0f} s in {processes} (data loading, training, "
             f"validation, test); validation L2 last {r.val_rel_l2[-1]:.4g}, best "
             f"{min(r.val_rel_l2):.4g} at epoch {best}"
+        )
+    if any(r.machines != [machine_name()] for r in results):
+        where = "; ".join(
+            f"{r.name} on {' then '.join(r.machines) or 'machines not recorded'}" for r in results
+        )
+        lines.append(
+            f"- Not all on this machine: {where}. Seconds per epoch compare models only where "
+            "they ran on the same machine."
         )
     return lines
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from machine import code_version, cpu_model, log  # benchmarks/machine.py
+from machine import code_version, log, machine_name  # benchmarks/machine.py
 
 from data_gen.config import load_yaml
 from data_gen.fem.diffusion import solve_diffusion
@@ -282,7 +282,7 @@ def header(command: str) -> list[str]:
     versions = ", ".join(f"{k} {v}" for k, v in software_versions().items())
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     return [
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores ({platform.platform()})",
+        f"- Machine: {machine_name()} ({platform.platform()})",
         f"- Software: {versions}; code: git {code_version()}",
         f"- Date: {now}",
         f"- Command: `{command}`",

@@ -58,7 +58,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from machine import code_version, cpu_model, log, publish  # benchmarks/machine.py
+from machine import code_version, log, machine_name, publish  # benchmarks/machine.py
 
 from opl.models import MgNO
 from opl.ops import kernels, mg_smooth
@@ -118,7 +118,7 @@ def header(peak: float | None) -> list[str]:
     props = torch.cuda.get_device_properties(0)
     peak_text = f"{peak:g} TFLOP/s FP32" if peak is not None else "unknown (use --peak-tflops)"
     return [
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores ({platform.platform()})",
+        f"- Machine: {machine_name()} ({platform.platform()})",
         f"- GPU: {props.name}, {props.multi_processor_count} SMs, "
         f"{props.total_memory / 2**30:.0f} GiB, compute capability {props.major}.{props.minor}; "
         f"peak {peak_text}",

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from machine import cpu_model, log, publish  # benchmarks/machine.py
+from machine import log, machine_name, publish  # benchmarks/machine.py
 
 from data_gen.generator import sample_rng
 from data_gen.grid.darcy import Darcy
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     repeats = 3 if args.quick else args.repeats
     torch.set_num_threads(os.cpu_count() or 1)
     lines = [
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, "
+        f"- Machine: {machine_name()}, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
         f"- Date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- Command: `{shlex.join(['python', *sys.argv])}`",

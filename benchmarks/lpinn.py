@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 import torch
-from machine import code_version, cpu_model, publish  # benchmarks/machine.py
+from machine import code_version, machine_name, publish  # benchmarks/machine.py
 from physics_runs import fit, trained_model  # benchmarks/physics_runs.py
 
 CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "train", "convection_lpinn.yaml")
@@ -148,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "benchmarks/lpinn.py", *argv])
     any_run = results[args.speeds[0]]["LPINN"]
     lines = [
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}; "
-        f"code {version}",
+        f"- Machine: {machine_name()}; torch {torch.__version__}; code {version}",
         f"- Date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- Command: `{command}` (config `configs/train/convection_lpinn.yaml`; "
         f"{any_run['steps']} steps per run)",

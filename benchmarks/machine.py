@@ -28,6 +28,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def machine_name() -> str:
+    """The CPU model and core count: what tells the project's hosts apart in a report."""
+    return f"{cpu_model()}, {os.cpu_count()} cores"
+
+
 def code_version() -> str:
     """``git describe --always --dirty`` of the checkout holding the benchmarks."""
     try:

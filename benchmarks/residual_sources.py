@@ -24,7 +24,7 @@ import sys
 import time
 
 import torch
-from machine import code_version, cpu_model, publish  # benchmarks/machine.py
+from machine import code_version, machine_name, publish  # benchmarks/machine.py
 from solvers import darcy_rows, helmholtz_rows, table, train, trained, wall_time_line
 
 from opl.export import load
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         f"- Problem: {args.problem} {args.resolution}²{where}; MgNO, {args.levels} levels, "
         f"{args.samples} samples, {args.epochs} epochs; {args.systems} systems, rtol "
         f"{args.rtol:g}",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores; code: git {code_version()}",
+        f"- Machine: {machine_name()}; code: git {code_version()}",
         f"- Date: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}",
         f"- Command: `{shlex.join(['python', *sys.argv])}`",
         wall_time_line(start),

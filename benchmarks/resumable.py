@@ -17,30 +17,40 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
-from machine import log  # benchmarks/machine.py
+from machine import log, machine_name  # benchmarks/machine.py
 
 
 class WallClock(L.Callback):
-    """Wall seconds of a training summed over the processes it took, and how many there were.
+    """Wall seconds of a training summed over the processes it took, how many there were, and
+    the machines they ran on.
 
     ``seconds_so_far()`` is the seconds of earlier processes (up to their last checkpoint; what
     an interrupted process did after it is lost with it) plus this process's since ``start``.
+    ``machines``: ``machine_name()`` of each process, each once, in order of first appearance: a
+    training resumed on another host has its per-epoch times from both.
     """
 
     def __init__(self, start: float | None = None) -> None:
         self.start = time.perf_counter() if start is None else start
         self.earlier_seconds = 0.0
         self.processes = 1
+        self.machines = [machine_name()]
 
     def seconds_so_far(self) -> float:
         return self.earlier_seconds + time.perf_counter() - self.start
 
     def state_dict(self) -> dict[str, Any]:
-        return {"seconds": self.seconds_so_far(), "processes": self.processes}
+        return {
+            "seconds": self.seconds_so_far(),
+            "processes": self.processes,
+            "machines": self.machines,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.earlier_seconds = state_dict["seconds"]
         self.processes = state_dict["processes"] + 1
+        earlier = state_dict.get("machines", [])  # absent from checkpoints before it was kept
+        self.machines = list(dict.fromkeys([*earlier, machine_name()]))
 
 
 def keep_last(folder: Path) -> ModelCheckpoint:

@@ -62,7 +62,7 @@ import pyamg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
-from machine import code_version, cpu_model, log, publish  # benchmarks/machine.py
+from machine import code_version, log, machine_name, publish  # benchmarks/machine.py
 from resumable import EpochRecorder, WallClock, keep_last, last_checkpoint
 
 from data_gen.config import load_yaml
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> None:
             log("\n".join(report[-len(rows) - 4 :]))
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     header = [
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, no GPU ({platform.platform()})",
+        f"- Machine: {machine_name()}, no GPU ({platform.platform()})",
         f"- Software: torch {torch.__version__}, scipy {__import__('scipy').__version__}, "
         f"pyamg {pyamg.__version__}; code: git {code_version()}",
         f"- Date: {now}",

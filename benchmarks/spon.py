@@ -56,7 +56,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from machine import code_version, cpu_model, log, publish  # benchmarks/machine.py
+from machine import code_version, log, machine_name, publish  # benchmarks/machine.py
 
 from data_gen.config import load_yaml
 from data_gen.run import generate, load_run_config
@@ -285,7 +285,7 @@ def header(command: str, total_s: float, data_s: float) -> list[str]:
     software = ", ".join(f"{k} {v}" for k, v in found.items())
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     return [
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, no GPU used ({platform.platform()})",
+        f"- Machine: {machine_name()}, no GPU used ({platform.platform()})",
         f"- Software: {software}; code: git {code_version()}",
         f"- Date: {now}",
         f"- Command: `{command}`",

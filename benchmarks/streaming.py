@@ -38,7 +38,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
-from machine import code_version, cpu_model, log, peak_rss_mb, publish  # benchmarks/machine.py
+from machine import code_version, log, machine_name, peak_rss_mb, publish
 
 from data_gen.run import generate, parse_run_config
 
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
             log(f"{samples} samples, {name}: {r.throughput:.1f} samples/s, {r.rss_end_mb:.0f} MB")
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     lines = [
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores ({platform.platform()})",
+        f"- Machine: {machine_name()} ({platform.platform()})",
         f"- Software: torch {torch.__version__}; code: git {code_version()}",
         f"- Date: {now}",
         f"- Command: `{command}`",

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
-import os
 import shlex
 import statistics
 import sys
@@ -40,7 +39,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import torch
 from accuracy import PaddedFNO, count_parameters, neuralop_available  # benchmarks/accuracy.py
-from machine import code_version, cpu_model, peak_rss_mb, publish  # benchmarks/machine.py
+from machine import code_version, machine_name, peak_rss_mb, publish
 
 from opl.models import TNO, MgNO, PatchTNO
 
@@ -116,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             run = measure if cuda else measure_in_fresh_process
             rows[name, n] = run(name, n, args.batch, args.repeats, args.device)
             print(f"{name} {n}²: {rows[name, n][0]:.3f} s, {rows[name, n][1]:.0f} MB", flush=True)
-    machine = torch.cuda.get_device_name() if cuda else f"{cpu_model()}, {os.cpu_count()} cores"
+    machine = torch.cuda.get_device_name() if cuda else machine_name()
     memory = "peak allocated (MB)" if cuda else "peak RSS growth (MB)"
     lines = [
         f"- Machine: {machine}; torch {torch.__version__}; code {version}",
