@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 import zipfile
 from typing import Any
 
@@ -38,7 +37,7 @@ from data_gen.fem.mesh import mesh_arrays, mesh_from_arrays, provided_meshes
 from opl.data.normalize import ChannelNormalizer
 from opl.errors import OplInputError, require_extra
 from opl.models import MODELS
-from opl.models.base import FieldOperator, predict
+from opl.models.base import FieldOperator, check_grid, predict
 
 BUNDLE_FORMAT = "1.0"
 """Version of the bundle format; ``load`` refuses bundles of a newer major version."""
@@ -107,7 +106,8 @@ class LoadedOperator(nn.Module):
                 f"input: expected {self.model.in_channels} channels, got {tensor.shape[1]} "
                 f"(shape {tuple(tensor.shape)})"
             )
-        self._check_grid(tuple(tensor.shape[2:]))
+        trained = self.metadata.get("grid", {}).get("shape")
+        check_grid(self.model, trained, tensor.shape[2:], self._warned, stacklevel=2)
         with torch.no_grad():
             out = super().__call__(tensor)
         if extra >= 1:  # one sample: drop the batch dimension added above
@@ -115,25 +115,6 @@ class LoadedOperator(nn.Module):
         if extra == 2 and out.shape[0] == 1:  # and the channel dimension, for one output channel
             out = out[0]
         return out.cpu().numpy() if as_numpy else out
-
-    def _check_grid(self, shape: tuple[int, ...]) -> None:
-        """Act on an input grid other than the training grid as the model requires
-        (``Operator.other_grids``): accept it, warn once per grid, or refuse it."""
-        trained = tuple(self.metadata.get("grid", {}).get("shape") or ())
-        if not trained or shape == trained or shape in self._warned:
-            return
-        name, policy = type(self.model).__name__, type(self.model).other_grids
-        grids = f"{'x'.join(map(str, trained))}, not {'x'.join(map(str, shape))}"
-        if policy == "refuse":
-            raise ValueError(f"input: {name} works on its training grid only ({grids})")
-        if policy == "warn":
-            self._warned.add(shape)
-            warnings.warn(
-                f"{name} was trained on {grids}: its learned stencils are tied to the training "
-                "spacing, so on this grid it is a different operator (expect larger errors)",
-                GridWarning,
-                stacklevel=3,
-            )
 
 
 def _check_values(tensor: torch.Tensor) -> None:
@@ -152,11 +133,6 @@ def _check_values(tensor: torch.Tensor) -> None:
                 f"input: {int(bad.sum())} non-finite value(s) (NaN or inf), the first at index "
                 f"{first}; the model needs finite inputs (one NaN spreads through every layer)"
             )
-
-
-class GridWarning(UserWarning):
-    """A loaded operator called on a grid other than its training grid, which it runs on but
-    was not trained for."""
 
 
 def write_bundle(

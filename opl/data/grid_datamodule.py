@@ -63,6 +63,8 @@ class GridDataModule(SplitDataModule):
             "x".join(map(str, self._fields(range(0), s).spatial_shape)) for s in self.eval_strides
         ]
         """``"64x64"``-style names of the evaluation grids, in dataloader order."""
+        self.training_grid = self._fields(range(0), subsample).spatial_shape
+        """The spatial shape of the training samples (the file's grid at ``subsample``)."""
         with DatasetFile(path) as ds:
             self.grid_conventions = [axis.convention for axis in ds.grid()]
         """The convention of each spatial axis (``nodes``, ``cells``, ``periodic``), from the

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -60,7 +61,8 @@ class FieldOperator(Operator):
     * ``other_grids``: what a trained model does on a grid other than its training grid --
       ``accept`` (discretisation-invariant: the same operator at any resolution), ``warn`` (it
       runs, but its learned stencils are tied to the training spacing, so it is another
-      operator) or ``refuse`` (it is built on one grid or mesh). ``LoadedOperator`` acts on it.
+      operator) or ``refuse`` (it is built on one grid or mesh). ``check_grid`` acts on it,
+      for bundles (``LoadedOperator``) and in validation, test and predict (``OperatorModule``).
     * ``impose(u)``: the model's constraint on its prediction in physical units, after
       decoding (SPON: the Dirichlet values, exactly); the identity for most models.
     * ``on_mesh``: True for operators on FE dofs, which check the data's dof positions
@@ -124,6 +126,39 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return [_plain(v) for v in value]
     return value
+
+
+class GridWarning(UserWarning):
+    """A trained operator run on a grid other than its training grid, which it runs on but was
+    not trained for (``FieldOperator.other_grids == "warn"``)."""
+
+
+def check_grid(
+    model: FieldOperator,
+    trained: Sequence[int] | None,
+    shape: Sequence[int],
+    warned: set[tuple[int, ...]],
+    stacklevel: int = 2,
+) -> None:
+    """Act on the input grid ``shape`` of a model trained on ``trained`` as
+    ``model.other_grids`` says: accept it, warn once per grid (``GridWarning``; ``warned`` holds
+    the grids warned about already) or refuse it (``ValueError``). Nothing happens when the
+    training grid is unknown (``None`` or empty) or the same."""
+    trained, shape = tuple(trained or ()), tuple(shape)
+    if not trained or shape == trained or shape in warned:
+        return
+    name, policy = type(model).__name__, type(model).other_grids
+    grids = f"{'x'.join(map(str, trained))}, not {'x'.join(map(str, shape))}"
+    if policy == "refuse":
+        raise ValueError(f"input: {name} works on its training grid only ({grids})")
+    if policy == "warn":
+        warned.add(shape)
+        warnings.warn(
+            f"{name} was trained on {grids}: its learned stencils are tied to the training "
+            "spacing, so on this grid it is a different operator (expect larger errors)",
+            GridWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def predict(

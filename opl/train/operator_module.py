@@ -25,7 +25,7 @@ from opl.data.normalize import ChannelNormalizer
 from opl.errors import ConfigError
 from opl.losses import LOSSES, RelativeH1FiniteDifference, RelativeH1Spectral, RelativeL2
 from opl.models import MODELS
-from opl.models.base import FieldOperator, predict
+from opl.models.base import FieldOperator, check_grid, predict
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 """Inputs and targets of a batch, (B, C_in, ...) and (B, C_out, ...)."""
@@ -117,6 +117,10 @@ class OperatorModule(L.LightningModule):
         self.rel_h1 = RelativeH1Spectral(k_max=h1_k_max)
         self.in_normalizer = ChannelNormalizer(model.in_channels)
         self.out_normalizer = ChannelNormalizer(model.out_channels)
+        self.training_grid: tuple[int, ...] | None = None
+        """The spatial shape the model was trained on (grid data; kept in the checkpoint), so
+        that validation, test and predict act on other grids as ``model.other_grids`` says."""
+        self._warned_grids: set[tuple[int, ...]] = set()
 
     @property
     def model_config(self) -> dict | None:
@@ -131,6 +135,13 @@ class OperatorModule(L.LightningModule):
         # those when it resumes or tests a checkpoint
         if self.model_config is not None:
             checkpoint["opl_model_config"] = self.model_config
+        if self.training_grid:
+            checkpoint["opl_training_grid"] = list(self.training_grid)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        grid = checkpoint.get("opl_training_grid")  # absent from checkpoints of mesh data
+        if grid:
+            self.training_grid = tuple(grid)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Prediction in physical units for inputs ``x`` in physical units (``predict``: encode,
@@ -143,6 +154,8 @@ class OperatorModule(L.LightningModule):
             return
         if getattr(datamodule, "in_normalizer", None) is not None:  # a training split: fitted
             self._take_statistics(datamodule)
+            grid = getattr(datamodule, "training_grid", None)
+            self.training_grid = tuple(grid) if grid else None
         conventions = getattr(datamodule, "grid_conventions", None)
         if conventions:
             try:
@@ -216,10 +229,18 @@ class OperatorModule(L.LightningModule):
         self._evaluate("test", batch, dataloader_idx)
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        self._check_grid(batch[0])
         return self(batch[0])
+
+    def _check_grid(self, x: torch.Tensor) -> None:
+        """``check_grid`` for a batch of grid inputs: a ``GridWarning`` once per grid where the
+        model is another operator than the one trained."""
+        if not self.model.on_mesh:
+            check_grid(self.model, self.training_grid, x.shape[2:], self._warned_grids)
 
     def _evaluate(self, split: str, batch: Batch, dataloader_idx: int) -> None:
         x, y = batch
+        self._check_grid(x)
         pred = self(x)
         resolutions = getattr(self.trainer.datamodule, "resolutions", None) or [
             "x".join(str(n) for n in x.shape[2:])

@@ -163,7 +163,7 @@ def test_onnx_and_torch_export_match_torch(trained, tmp_path, capsys):
 
 
 def test_a_bundle_warns_on_a_grid_other_than_its_training_grid(trained, recwarn):
-    from opl.export import GridWarning
+    from opl.models.base import GridWarning
 
     op = opl.load(trained[3])
     op(np.zeros((33, 33), np.float32))  # the training grid: silent

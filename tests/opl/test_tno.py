@@ -189,7 +189,8 @@ def test_a_short_training_run_reduces_the_error_and_the_bundle_reproduces_it(nam
 
     import opl
     from opl.data import GridDataModule
-    from opl.export import GridWarning, bundle_from_checkpoint, export_onnx, export_program
+    from opl.export import bundle_from_checkpoint, export_onnx, export_program
+    from opl.models.base import GridWarning
     from opl.train import OperatorModule
 
     L.seed_everything(0)

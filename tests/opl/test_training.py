@@ -16,6 +16,7 @@ from opl.cli import main
 from opl.data import GridDataModule
 from opl.errors import ConfigError
 from opl.models import PIG, MgNO
+from opl.models.base import GridWarning
 from opl.train import OneCycle, OperatorModule, TrainingDiverged
 
 TINY_MGNO = {"in_channels": 1, "out_channels": 1, "channels": 4, "n_layers": 2, "levels": 3}
@@ -58,10 +59,15 @@ def test_a_short_fit_reduces_the_loss_and_logs_every_resolution(darcy_file, tmp_
     )
     data = datamodule(darcy_file)
     fit = trainer(tmp_path, epochs=1)
-    fit.validate(module, datamodule=data, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridWarning)  # untrained: no training grid yet
+        fit.validate(module, datamodule=data, verbose=False)
     before = fit.callback_metrics["val/rel_l2"].item()
     fit = trainer(tmp_path, epochs=15)
-    fit.fit(module, datamodule=data)
+    # MgNO's stencils are tied to the training spacing: said once, not at every validation
+    with pytest.warns(GridWarning, match="MgNO was trained on 33x33, not 17x17") as said:
+        fit.fit(module, datamodule=data)
+    assert len([w for w in said if w.category is GridWarning]) == 1
     after = fit.callback_metrics["val/rel_l2"].item()
     assert after < 0.5 * before, (before, after)
     assert {"val/rel_l2/33x33", "val/rel_l2/17x17", "val/rel_h1/33x33"} <= set(fit.callback_metrics)
@@ -312,18 +318,20 @@ def test_opl_test_runs_zero_shot_on_a_finer_file_without_training_ranges(
     config = write_training_config(tmp_path, darcy_file)
     assert main(["fit", "--config", config]) == 0
     zero_shot = ["--data.path", fine_darcy_file, "--data.train", "null", "--data.val", "null"]
-    code = main(
-        [
-            "test",
-            "--config",
-            config,
-            "--ckpt_path",
-            str(tmp_path / "final.ckpt"),
-            *zero_shot,
-            "--data.test",
-            "[0, 6]",
-        ]
-    )
+    # the checkpoint carries the training grid, so MgNO's test on another one says what it is
+    with pytest.warns(GridWarning, match="MgNO was trained on 33x33, not 65x65: its learned"):
+        code = main(
+            [
+                "test",
+                "--config",
+                config,
+                "--ckpt_path",
+                str(tmp_path / "final.ckpt"),
+                *zero_shot,
+                "--data.test",
+                "[0, 6]",
+            ]
+        )
     assert code == 0
     assert "test/rel_l2/65x65" in capsys.readouterr().out
 
