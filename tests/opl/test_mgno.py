@@ -226,3 +226,37 @@ def test_adam_reduces_loss():
         optimiser.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("padding", ["zeros", "circular", "reflect"])
+def test_cpu_channels_last_layout_changes_no_value(monkeypatch, padding):
+    """On the CPU the V-cycles run on channels-last fields (``cpu_layout``, for speed); output
+    and gradients equal the contiguous-layout computation to float64 round-off (the layouts
+    differ only in the order of the convolutions' sums; tolerance 1e-12 relative)."""
+    torch.manual_seed(0)
+    model = MgNO(**SMALL, padding=padding, restrict="residual", post_smooth=1).double()
+    x = torch.randn(2, 1, 33, 33, dtype=torch.float64)
+    seen = []
+    hook = (
+        model.layers[1]
+        .operator.smoothers[0][0]
+        .register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    )
+
+    def output_and_gradients():
+        model.zero_grad()
+        out = model(x)
+        out.square().sum().backward()
+        return out.detach(), [p.grad.clone() for p in model.parameters()]
+
+    fast, fast_grads = output_and_gradients()
+    # the second layer's V-cycle receives a channels-last field
+    assert seen[-1].is_contiguous(memory_format=torch.channels_last)
+    assert not seen[-1].is_contiguous()
+    monkeypatch.setattr("opl.models.mgno.cpu_layout", lambda u: u)
+    plain, plain_grads = output_and_gradients()
+    assert seen[-1].is_contiguous()
+    hook.remove()
+    torch.testing.assert_close(fast, plain, rtol=1e-12, atol=1e-14)
+    for fast_grad, plain_grad in zip(fast_grads, plain_grads, strict=True):
+        torch.testing.assert_close(fast_grad, plain_grad, rtol=1e-12, atol=1e-14)
