@@ -228,14 +228,19 @@ def test_adam_reduces_loss():
     assert losses[-1] < 0.5 * losses[0]
 
 
-@pytest.mark.parametrize("padding", ["zeros", "circular", "reflect"])
-def test_cpu_channels_last_layout_changes_no_value(monkeypatch, padding):
+@pytest.mark.parametrize(
+    ("n_dim", "padding"), [(2, "zeros"), (2, "circular"), (2, "reflect"), (3, "zeros")]
+)
+def test_cpu_channels_last_layout_changes_no_value(monkeypatch, n_dim, padding):
     """On the CPU the V-cycles run on channels-last fields (``cpu_layout``, for speed); output
     and gradients equal the contiguous-layout computation to float64 round-off (the layouts
     differ only in the order of the convolutions' sums; tolerance 1e-12 relative)."""
     torch.manual_seed(0)
-    model = MgNO(**SMALL, padding=padding, restrict="residual", post_smooth=1).double()
-    x = torch.randn(2, 1, 33, 33, dtype=torch.float64)
+    options = {"channels": 4, "n_layers": 2, "levels": 3 if n_dim == 3 else 4}
+    model = MgNO(**options, n_dim=n_dim, padding=padding, restrict="residual", post_smooth=1)
+    model = model.double()
+    x = torch.randn(2, 1, *[17 if n_dim == 3 else 33] * n_dim, dtype=torch.float64)
+    layout = {2: torch.channels_last, 3: torch.channels_last_3d}[n_dim]
     seen = []
     hook = (
         model.layers[1]
@@ -251,7 +256,7 @@ def test_cpu_channels_last_layout_changes_no_value(monkeypatch, padding):
 
     fast, fast_grads = output_and_gradients()
     # the second layer's V-cycle receives a channels-last field
-    assert seen[-1].is_contiguous(memory_format=torch.channels_last)
+    assert seen[-1].is_contiguous(memory_format=layout)
     assert not seen[-1].is_contiguous()
     monkeypatch.setattr("opl.models.mgno.cpu_layout", lambda u: u)
     plain, plain_grads = output_and_gradients()
