@@ -59,11 +59,10 @@ class GridDataModule(SplitDataModule):
             if not isinstance(stride, int) or stride < 1:
                 raise OplInputError(f"subsample: expected integers >= 1, got {stride!r}")
         self.eval_strides = list(dict.fromkeys(eval_subsample or [subsample]))
-        self.resolutions = [
-            "x".join(map(str, self._fields(range(0), s).spatial_shape)) for s in self.eval_strides
-        ]
+        shapes = {s: self._fields(range(0), s).spatial_shape for s in set(strides)}
+        self.resolutions = ["x".join(map(str, shapes[s])) for s in self.eval_strides]
         """``"64x64"``-style names of the evaluation grids, in dataloader order."""
-        self.training_grid = self._fields(range(0), subsample).spatial_shape
+        self.training_grid = shapes[subsample]
         """The spatial shape of the training samples (the file's grid at ``subsample``)."""
         with DatasetFile(path) as ds:
             self.grid_conventions = [axis.convention for axis in ds.grid()]

@@ -132,11 +132,10 @@ def cpu_layout(u: torch.Tensor) -> torch.Tensor:
     """``u`` in the memory layout MgNO's convolutions are fastest with: channels-last for 2-D
     and 3-D fields on the CPU (oneDNN's convolutions: a 2-D training step 1.5-1.8x and
     inference 1.3-1.7x faster from 64² to 256², 3-D 1.4x and 1.2x at 33³ and 49³,
-    ``benchmarks/mgno_layout.py``), as it is
-    elsewhere (the fused CUDA kernel takes contiguous tensors; 1-D has no such layout). A
-    convolution keeps its input's layout, so setting it on the first hidden field of a V-cycle
-    carries it through the cycle; the values are the same up to the order of floating-point
-    sums."""
+    ``benchmarks/mgno_layout.py``), as it is elsewhere (the fused CUDA kernel takes contiguous
+    tensors; 1-D has no such layout). A convolution keeps its input's layout, so setting it on
+    the first hidden field of a V-cycle carries it through the cycle; the values are the same up
+    to the order of floating-point sums."""
     if u.is_cpu and u.dim() in CPU_LAYOUTS:
         return u.contiguous(memory_format=CPU_LAYOUTS[u.dim()])
     return u

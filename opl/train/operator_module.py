@@ -229,10 +229,10 @@ class OperatorModule(L.LightningModule):
         self._evaluate("test", batch, dataloader_idx)
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        self._check_grid(batch[0])
+        self._act_on_grid(batch[0])
         return self(batch[0])
 
-    def _check_grid(self, x: torch.Tensor) -> None:
+    def _act_on_grid(self, x: torch.Tensor) -> None:
         """``check_grid`` for a batch of grid inputs: a ``GridWarning`` once per grid where the
         model is another operator than the one trained."""
         if not self.model.on_mesh:
@@ -240,7 +240,7 @@ class OperatorModule(L.LightningModule):
 
     def _evaluate(self, split: str, batch: Batch, dataloader_idx: int) -> None:
         x, y = batch
-        self._check_grid(x)
+        self._act_on_grid(x)
         pred = self(x)
         resolutions = getattr(self.trainer.datamodule, "resolutions", None) or [
             "x".join(str(n) for n in x.shape[2:])
